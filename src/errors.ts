@@ -1,0 +1,117 @@
+/**
+ * The one error type of provmark. Code checks errors by `code`, never by message text; the CLI maps
+ * codes to exit codes. Expected outcomes (a verdict, a failed match) are values, not errors.
+ */
+
+/** Exit codes of the CLI. Verdict codes are added by the commands that produce verdicts. */
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+} as const;
+
+interface CodeInfo {
+  /** Exit code when this error reaches the CLI. */
+  readonly exit: number;
+  /** One-line meaning, for docs/errors.md and `--json` output. */
+  readonly summary: string;
+}
+
+const usage = (summary: string): CodeInfo => ({ exit: ExitCode.usage, summary });
+
+/** Stable catalogue of error codes. Add, never rename: scripts match on these. */
+export const ErrorCodes = {
+  USAGE: usage("A command-line flag or argument is missing or invalid."),
+  PATH_NOT_FOUND: usage("A file or directory named on the command line does not exist."),
+  PATH_NOT_DIRECTORY: usage("A directory was expected."),
+  PATH_UNREADABLE: usage("A file or directory could not be read (permissions or I/O error)."),
+  PATH_SYMLINK_DIR: usage("A directory symlink was found inside a model directory."),
+  OUTPUT_EXISTS: usage("The output path exists already; choose another or pass --force."),
+  OUTPUT_WRITE_FAILED: usage("Writing the output failed; nothing was left half-written."),
+  MODEL_NOT_FOUND: usage("The directory holds no model.json or *weights_manifest.json."),
+  MODEL_JSON_INVALID: usage("model.json (or a weights manifest) is not valid JSON or lacks required fields."),
+  MODEL_FORMAT_UNSUPPORTED: usage("The model format is not one provmark reads."),
+  MODEL_SHARD_MISSING: usage("A weight shard named in the manifest is missing."),
+  MODEL_SHARD_TRUNCATED: usage("A weight shard is shorter than the manifest says."),
+  MODEL_SHARD_OVERSIZED: usage("A weight shard is longer than the manifest says."),
+  MODEL_DTYPE_UNKNOWN: usage("A weight has a dtype or quantization dtype provmark does not know."),
+  MODEL_WEIGHT_DUPLICATE: usage("Two weights share one name."),
+  MODEL_WEIGHTS_NONFINITE: usage("A weight contains NaN or infinity."),
+  MODEL_LOAD_FAILED: usage("TensorFlow.js could not build the model from its files."),
+  DATASET_UNKNOWN: usage("The dataset name is not known."),
+  DATASET_INVALID: usage("Dataset files are missing or malformed."),
+  BACKEND_UNAVAILABLE: usage("The requested TensorFlow.js backend could not be loaded."),
+  TRAINING_DIVERGED: { exit: 1, summary: "Training produced a non-finite loss." },
+  INTERNAL: { exit: ExitCode.internal, summary: "An unexpected internal error (a bug: please report it)." },
+} as const satisfies Record<string, CodeInfo>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export interface ProvmarkErrorOptions {
+  /** What to check or do next, one line each. */
+  hints?: readonly string[];
+  /** The file, flag or endpoint the error is about. */
+  subject?: string;
+  cause?: unknown;
+}
+
+export class ProvmarkError extends Error {
+  override readonly name = "ProvmarkError";
+  readonly code: ErrorCode;
+  readonly hints: readonly string[];
+  readonly subject: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ProvmarkErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hints = options.hints ?? [];
+    this.subject = options.subject;
+  }
+
+  get exitCode(): number {
+    return ErrorCodes[this.code].exit;
+  }
+
+  /** A JSON-safe view for `--json` output; never includes secrets because messages never do. */
+  toJSON(): { code: ErrorCode; message: string; subject?: string; hints: readonly string[] } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.subject === undefined ? {} : { subject: this.subject }),
+      hints: this.hints,
+    };
+  }
+}
+
+export function isProvmarkError(e: unknown, code?: ErrorCode): e is ProvmarkError {
+  return e instanceof ProvmarkError && (code === undefined || e.code === code);
+}
+
+/** Node's fs error codes turned into provmark codes, naming the path. */
+export function fromFsError(e: unknown, path: string, what = "read"): ProvmarkError {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOENT") {
+    return new ProvmarkError("PATH_NOT_FOUND", `${path} does not exist`, {
+      subject: path,
+      cause: e,
+      hints: ["Check the path for typos; relative paths are resolved from the current directory."],
+    });
+  }
+  if (code === "ENOTDIR") {
+    return new ProvmarkError("PATH_NOT_DIRECTORY", `${path} is not a directory`, { subject: path, cause: e });
+  }
+  if (code === "EACCES" || code === "EPERM") {
+    return new ProvmarkError("PATH_UNREADABLE", `cannot ${what} ${path}: permission denied`, {
+      subject: path,
+      cause: e,
+      hints: ["Check the file's permissions (ls -l) and the user provmark runs as."],
+    });
+  }
+  if (code === "EISDIR") {
+    return new ProvmarkError("PATH_UNREADABLE", `cannot ${what} ${path}: it is a directory`, { subject: path, cause: e });
+  }
+  return new ProvmarkError("PATH_UNREADABLE", `cannot ${what} ${path}: ${(e as Error)?.message ?? String(e)}`, {
+    subject: path,
+    cause: e,
+  });
+}

@@ -1,0 +1,70 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { fromFsError, ProvmarkError } from "../errors.js";
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Writes a directory atomically: `fill` writes into a fresh temp sibling, which is renamed into
+ * place only when complete, so a crash or error never leaves a half-written output. An existing
+ * output is refused unless `overwrite`, and then replaced only after the new one is complete.
+ */
+export async function writeDirAtomic(
+  out: string,
+  fill: (tmpDir: string) => Promise<void>,
+  { overwrite = false }: { overwrite?: boolean } = {},
+): Promise<void> {
+  if (!overwrite && (await exists(out))) {
+    throw new ProvmarkError("OUTPUT_EXISTS", `${out} exists already`, {
+      subject: out,
+      hints: ["Choose another --out path, or pass --force to replace it."],
+    });
+  }
+  const parent = dirname(out);
+  await mkdir(parent, { recursive: true }).catch((e: unknown) => {
+    throw fromFsError(e, parent, "create");
+  });
+  const tag = randomBytes(6).toString("hex");
+  const tmp = join(parent, `.${basename(out)}.tmp-${tag}`);
+  try {
+    await mkdir(tmp, { recursive: false });
+    await fill(tmp);
+    if (await exists(out)) {
+      const old = join(parent, `.${basename(out)}.old-${tag}`);
+      await rename(out, old);
+      await rename(tmp, out);
+      await rm(old, { recursive: true, force: true });
+    } else {
+      await rename(tmp, out);
+    }
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    if (e instanceof ProvmarkError) throw e;
+    throw new ProvmarkError("OUTPUT_WRITE_FAILED", `could not write ${out}: ${(e as Error).message}`, {
+      subject: out,
+      cause: e,
+    });
+  }
+}
+
+/** Writes a file atomically (temp file in the same directory, then rename), with the given mode. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString("hex")}`);
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(tmp, data, { mode });
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw new ProvmarkError("OUTPUT_WRITE_FAILED", `could not write ${path}: ${(e as Error).message}`, {
+      subject: path,
+      cause: e,
+    });
+  }
+}
