@@ -43,6 +43,11 @@ export async function layoutShards(loc: ModelLocation): Promise<GroupLayout[]> {
         }
         throw fromFsError(e, shown(abs));
       });
+      if (!st.isFile()) {
+        throw new ProvmarkError("PATH_UNREADABLE", `weight shard ${shown(abs)} is not a regular file`, {
+          subject: shown(abs),
+        });
+      }
       shards.push({ path: p, abs, size: st.size });
     }
     let offset = 0;

@@ -1,0 +1,158 @@
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import type * as tfTypes from "@tensorflow/tfjs";
+import { ProvmarkError } from "../errors.js";
+
+export type TF = typeof tfTypes;
+export type BackendName = "tensorflow" | "wasm" | "cpu";
+export type BackendChoice = BackendName | "auto";
+export const BACKEND_ORDER: readonly BackendName[] = ["tensorflow", "wasm", "cpu"];
+
+export interface BackendAttempt {
+  backend: BackendName;
+  ok: boolean;
+  /** Why it did not load (module missing, native binding absent, ...). */
+  reason?: string;
+}
+
+export interface BackendInfo {
+  /** The backend in use. */
+  backend: BackendName;
+  requested: BackendChoice;
+  tfjsVersion: string;
+  attempts: BackendAttempt[];
+  /** wasm only: whether the SIMD / threaded builds are in use. */
+  wasm?: { simd: boolean; threads: boolean };
+}
+
+export interface LoadedTf {
+  tf: TF;
+  info: BackendInfo;
+}
+
+let loading: Promise<LoadedTf> | undefined;
+let loadedChoice: BackendChoice | undefined;
+
+/** `--backend` flag, else PROVMARK_BACKEND, else auto. */
+export function backendChoice(flag?: string): BackendChoice {
+  const v = flag ?? process.env.PROVMARK_BACKEND ?? "auto";
+  if (v === "auto" || (BACKEND_ORDER as readonly string[]).includes(v)) return v as BackendChoice;
+  throw new ProvmarkError("USAGE", `unknown TensorFlow.js backend ${JSON.stringify(v)}`, {
+    subject: "--backend",
+    hints: [`Choose one of auto, ${BACKEND_ORDER.join(", ")} (flag --backend or env PROVMARK_BACKEND).`],
+  });
+}
+
+/**
+ * Loads TensorFlow.js once per process with the preferred backend: tfjs-node ("tensorflow") when
+ * its native binding loads, else wasm, else cpu. A forced backend that cannot load is an error;
+ * under auto, each failure is recorded so `provmark doctor` can say why.
+ */
+export function loadTf(choice: BackendChoice = backendChoice()): Promise<LoadedTf> {
+  if (loading !== undefined) {
+    if (choice !== loadedChoice && choice !== "auto") {
+      return loading.then(async (l) => {
+        if (l.info.backend !== choice) await switchBackend(l, choice);
+        return l;
+      });
+    }
+    return loading;
+  }
+  loadedChoice = choice;
+  loading = doLoad(choice);
+  loading.catch(() => {
+    loading = undefined;
+  });
+  return loading;
+}
+
+const require = createRequire(import.meta.url);
+
+async function doLoad(choice: BackendChoice): Promise<LoadedTf> {
+  const attempts: BackendAttempt[] = [];
+  const order = choice === "auto" ? BACKEND_ORDER : [choice];
+  let tf: TF | undefined;
+  for (const name of order) {
+    try {
+      tf = await tryBackend(name, tf);
+      attempts.push({ backend: name, ok: true });
+      const info: BackendInfo = {
+        backend: name,
+        requested: choice,
+        tfjsVersion: tf.version.tfjs,
+        attempts,
+      };
+      if (name === "wasm") info.wasm = wasmFeatures(tf);
+      return { tf, info };
+    } catch (e) {
+      attempts.push({ backend: name, ok: false, reason: firstLine(e) });
+    }
+  }
+  const why = attempts.map((a) => `${a.backend}: ${a.reason}`).join("; ");
+  throw new ProvmarkError("BACKEND_UNAVAILABLE", `no TensorFlow.js backend could be loaded (${why})`, {
+    subject: "--backend",
+    hints:
+      choice === "auto"
+        ? ["Reinstall dependencies with `npm ci`."]
+        : [`Try --backend auto, or install what the ${choice} backend needs.`],
+  });
+}
+
+async function tryBackend(name: BackendName, loaded: TF | undefined): Promise<TF> {
+  if (name === "tensorflow") {
+    // tfjs-node re-exports tfjs with its native backend registered; it throws when the binding is absent.
+    const tf = require("@tensorflow/tfjs-node") as TF;
+    await setBackend(tf, "tensorflow");
+    return tf;
+  }
+  const tf = loaded ?? quietRequireTf();
+  if (name === "wasm") {
+    const wasm = require("@tensorflow/tfjs-backend-wasm") as { setWasmPaths: (p: string) => void };
+    // Point at the package's own .wasm files so nothing is fetched.
+    wasm.setWasmPaths(`${join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm")), "/")}`);
+  }
+  await setBackend(tf, name);
+  return tf;
+}
+
+function quietRequireTf(): TF {
+  return require("@tensorflow/tfjs") as TF;
+}
+
+async function setBackend(tf: TF, name: string): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend("${name}") failed`);
+  await tf.ready();
+}
+
+async function switchBackend(l: LoadedTf, choice: BackendName): Promise<void> {
+  const tf = await tryBackend(choice, l.tf);
+  l.tf = tf;
+  l.info = { ...l.info, backend: choice, requested: choice };
+  if (choice === "wasm") l.info.wasm = wasmFeatures(tf);
+}
+
+function wasmFeatures(tf: TF): { simd: boolean; threads: boolean } {
+  const env = tf.env();
+  const flag = (f: string) => {
+    try {
+      return Boolean(env.get(f));
+    } catch {
+      return false;
+    }
+  };
+  return { simd: flag("WASM_HAS_SIMD_SUPPORT"), threads: flag("WASM_HAS_MULTITHREAD_SUPPORT") };
+}
+
+function firstLine(e: unknown): string {
+  const msg = (e as Error)?.message ?? String(e);
+  if ((e as NodeJS.ErrnoException)?.code === "MODULE_NOT_FOUND" && msg.includes("tfjs-node")) {
+    return "@tensorflow/tfjs-node is not installed (optional: its install downloads libtensorflow)";
+  }
+  return msg.split("\n")[0] ?? msg;
+}
+
+/** Whether the active backend has a kernel (e.g. Conv2DBackpropFilter, needed to train CNNs). */
+export function hasKernel(tf: TF, kernel: string): boolean {
+  return tf.getKernel(kernel, tf.getBackend()) !== undefined;
+}

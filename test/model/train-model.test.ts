@@ -1,0 +1,34 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadTf } from "../../src/model/backend.js";
+import { hashModel } from "../../src/model/hash-model.js";
+import { inspectModel } from "../../src/model/inspect-model.js";
+import { trainModel } from "../../src/model/train-model.js";
+import { tempDir } from "../helpers/fixtures.js";
+import { writeToyIdx } from "../helpers/idx.js";
+
+describe("trainModel", () => {
+  it("is reproducible per seed, learns, saves a loadable model and leaks no tensors", async () => {
+    const data = await tempDir();
+    await writeToyIdx(data);
+    const out = await tempDir();
+    const { tf } = await loadTf("wasm");
+    const before = tf.memory().numTensors;
+    const run = (seed: number, name: string) =>
+      trainModel({ dataset: `idx:${data}`, arch: "mlp", out: join(out, name), seed, epochs: 3, backend: "wasm" });
+    const a = await run(5, "a");
+    const b = await run(5, "b");
+    const c = await run(6, "c");
+    expect(tf.memory().numTensors).toBe(before);
+    expect(a.testAccuracy).toBeGreaterThan(0.9);
+    expect(a.history).toHaveLength(3);
+    expect(a.history[2]?.loss).toBeLessThan(a.history[0]?.loss ?? 0);
+    const [ha, hb, hc] = await Promise.all(["a", "b", "c"].map((n) => hashModel(join(out, n))));
+    expect(hb?.weightsDigest).toBe(ha?.weightsDigest);
+    expect(hc?.weightsDigest).not.toBe(ha?.weightsDigest);
+    expect(b.testAccuracy).toBe(a.testAccuracy);
+    const info = await inspectModel(join(out, "a"));
+    expect(info.layers.map((l) => l.className)).toEqual(["Flatten", "Dense", "Dropout", "Dense", "Dense"]);
+    expect(info.paramCount).toBe(64 * 256 + 256 + 256 * 128 + 128 + 128 * 3 + 3);
+  });
+});
