@@ -108,7 +108,10 @@ export function fromFsError(e: unknown, path: string, what = "read"): ProvmarkEr
     });
   }
   if (code === "EISDIR") {
-    return new ProvmarkError("PATH_UNREADABLE", `cannot ${what} ${path}: it is a directory`, { subject: path, cause: e });
+    return new ProvmarkError("PATH_UNREADABLE", `cannot ${what} ${path}: it is a directory`, {
+      subject: path,
+      cause: e,
+    });
   }
   return new ProvmarkError("PATH_UNREADABLE", `cannot ${what} ${path}: ${(e as Error)?.message ?? String(e)}`, {
     subject: path,

@@ -65,7 +65,9 @@ export function buildProgram(): Command {
     .description("format, layers, weights, parameter count, quantization and size of a model")
     .argument("<path>", "model directory (or a *weights_manifest.json file)")
     .option("--json", "machine-readable output")
-    .action(async (path: string, opts: { json?: boolean }) => (await import("./commands/inspect.js")).inspect(path, opts));
+    .action(async (path: string, opts: { json?: boolean }) =>
+      (await import("./commands/inspect.js")).inspect(path, opts),
+    );
 
   program
     .command("train")

@@ -4,10 +4,24 @@ type TF = typeof tfTypes;
 export type Arch = "mlp" | "cnn";
 export const ARCHS: readonly Arch[] = ["mlp", "cnn"];
 
-/** Per-architecture defaults, chosen so `provmark train` with no flags gives a useful baseline. */
-export const ARCH_DEFAULTS: Record<Arch, { epochs: number; batchSize: number; learningRate: number }> = {
-  mlp: { epochs: 12, batchSize: 64, learningRate: 1e-3 },
-  cnn: { epochs: 3, batchSize: 64, learningRate: 1e-3 },
+export interface TrainDefaults {
+  epochs: number;
+  batchSize: number;
+  /** Adam's initial learning rate, multiplied by `lrDecay` after every epoch. */
+  learningRate: number;
+  lrDecay: number;
+  /** Random translation augmentation, in pixels. */
+  maxShift: number;
+}
+
+/**
+ * Per-architecture defaults, chosen so `provmark train` with no flags gives a useful baseline. The
+ * MLP's were measured on the built-in MNIST split: 0.96-0.97 test accuracy in about 45 s on wasm;
+ * without the 1-pixel shift augmentation some seeds stay at 0.945-0.953.
+ */
+export const ARCH_DEFAULTS: Record<Arch, TrainDefaults> = {
+  mlp: { epochs: 12, batchSize: 128, learningRate: 2e-3, lrDecay: 0.85, maxShift: 1 },
+  cnn: { epochs: 3, batchSize: 64, learningRate: 1e-3, lrDecay: 1, maxShift: 1 },
 };
 
 /**
@@ -29,6 +43,7 @@ export function buildModel(
     model.add(tf.layers.dense({ units: 256, activation: "relu", kernelInitializer: init(), name: "dense1" }));
     model.add(tf.layers.dropout({ rate: 0.2, seed: seed * 101 + n++, name: "dropout1" }));
     model.add(tf.layers.dense({ units: 128, activation: "relu", kernelInitializer: init(), name: "dense2" }));
+    model.add(tf.layers.dropout({ rate: 0.2, seed: seed * 101 + n++, name: "dropout2" }));
     model.add(tf.layers.dense({ units: numClasses, activation: "softmax", kernelInitializer: init(), name: "logits" }));
     return model;
   }
@@ -44,7 +59,9 @@ export function buildModel(
     }),
   );
   model.add(tf.layers.maxPooling2d({ poolSize: 2, name: "pool1" }));
-  model.add(tf.layers.conv2d({ filters: 32, kernelSize: 3, activation: "relu", kernelInitializer: init(), name: "conv2" }));
+  model.add(
+    tf.layers.conv2d({ filters: 32, kernelSize: 3, activation: "relu", kernelInitializer: init(), name: "conv2" }),
+  );
   model.add(tf.layers.maxPooling2d({ poolSize: 2, name: "pool2" }));
   model.add(tf.layers.flatten({ name: "flatten" }));
   model.add(tf.layers.dense({ units: 64, activation: "relu", kernelInitializer: init(), name: "dense1" }));

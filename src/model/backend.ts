@@ -116,13 +116,30 @@ async function tryBackend(name: BackendName, loaded: TF | undefined): Promise<TF
 }
 
 function quietRequireTf(): TF {
-  return require("@tensorflow/tfjs") as TF;
+  const tf = require("@tensorflow/tfjs") as TF;
+  // Production mode silences TF.js's console advice (e.g. "install tfjs-node") and debug checks;
+  // provmark validates weights itself.
+  tf.enableProdMode();
+  return tf;
 }
 
 async function setBackend(tf: TF, name: string): Promise<void> {
-  const ok = await tf.setBackend(name);
-  if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend("${name}") failed`);
-  await tf.ready();
+  // Emscripten's wasm runtime installs process handlers that re-throw and exit with code 7; drop
+  // them so provmark's own error handling (and exit codes) stay in charge.
+  const uncaught = process.listeners("uncaughtException");
+  const unhandled = process.listeners("unhandledRejection");
+  try {
+    const ok = await tf.setBackend(name);
+    if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend("${name}") failed`);
+    await tf.ready();
+  } finally {
+    for (const l of process.listeners("uncaughtException")) {
+      if (!uncaught.includes(l)) process.off("uncaughtException", l);
+    }
+    for (const l of process.listeners("unhandledRejection")) {
+      if (!unhandled.includes(l)) process.off("unhandledRejection", l);
+    }
+  }
 }
 
 async function switchBackend(l: LoadedTf, choice: BackendName): Promise<void> {

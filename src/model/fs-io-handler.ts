@@ -71,7 +71,8 @@ export function fileLoadHandler(path: string): tfTypes.io.IOHandler {
       if (m.generatedBy !== undefined) artifacts.generatedBy = m.generatedBy;
       if (typeof m.convertedBy === "string") artifacts.convertedBy = m.convertedBy;
       if (m.trainingConfig !== undefined) artifacts.trainingConfig = m.trainingConfig as tfTypes.io.TrainingConfig;
-      if (m.userDefinedMetadata !== undefined) artifacts.userDefinedMetadata = m.userDefinedMetadata as Record<string, object>;
+      if (m.userDefinedMetadata !== undefined)
+        artifacts.userDefinedMetadata = m.userDefinedMetadata as Record<string, object>;
       return artifacts;
     },
   };

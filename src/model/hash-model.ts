@@ -1,7 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { lstat, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
-import { type FileDigest, filesRoot, weightLeafHeader, type WeightLeaf, weightsRoot } from "../core/digest/index.js";
+import { type FileDigest, filesRoot, type WeightLeaf, weightLeafHeader, weightsRoot } from "../core/digest/index.js";
 import { fromFsError, ProvmarkError } from "../errors.js";
 import { locateModel, type ModelFormat } from "./locate.js";
 import { floatKind, NonFiniteScanner } from "./nonfinite.js";
@@ -54,7 +54,9 @@ export async function hashModel(path: string, options: HashOptions = {}): Promis
   }
   // Shards first, in manifest order, so each group's bytes reach its router in sequence.
   const order = [
-    ...layouts.flatMap((l) => l.shards.map((s) => listed.find((f) => f.abs === s.abs) ?? fileEntry(baseDir, s.abs, s.size))),
+    ...layouts.flatMap((l) =>
+      l.shards.map((s) => listed.find((f) => f.abs === s.abs) ?? fileEntry(baseDir, s.abs, s.size)),
+    ),
     ...listed.filter((f) => !shardOf.has(f.abs)),
   ];
   const totalBytes = order.reduce((a, f) => a + f.size, 0);

@@ -110,7 +110,9 @@ interface KerasLayerJson {
 function kerasLayers(topology: Record<string, unknown> | undefined, weights: readonly WeightInfo[]): LayerInfo[] {
   const root = (topology?.model_config ?? topology) as { config?: unknown } | undefined;
   const cfg = root?.config;
-  const list = (Array.isArray(cfg) ? cfg : ((cfg as { layers?: unknown } | undefined)?.layers ?? [])) as KerasLayerJson[];
+  const list = (
+    Array.isArray(cfg) ? cfg : ((cfg as { layers?: unknown } | undefined)?.layers ?? [])
+  ) as KerasLayerJson[];
   return list.map((l) => {
     const name = l.config?.name ?? "?";
     const own = weights.filter((w) => w.name.startsWith(`${name}/`));

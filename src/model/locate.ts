@@ -142,9 +142,7 @@ function validateGroups(groups: readonly WeightsGroup[], shown: string): void {
         const what = dtypeOk ? `quantization dtype ${q}` : `dtype ${w.dtype}`;
         throw new ProvmarkError("MODEL_DTYPE_UNKNOWN", `${shown}: weight ${w.name} has unsupported ${what}`, {
           subject: shown,
-          hints: [
-            `Supported dtypes: ${WEIGHT_DTYPES.join(", ")}; quantization: ${QUANTIZED_DTYPES.join(", ")}.`,
-          ],
+          hints: [`Supported dtypes: ${WEIGHT_DTYPES.join(", ")}; quantization: ${QUANTIZED_DTYPES.join(", ")}.`],
         });
       }
       if (q === "uint8" || q === "uint16") {

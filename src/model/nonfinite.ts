@@ -43,17 +43,19 @@ export class NonFiniteScanner {
     const dv = new DataView(bytes.buffer, bytes.byteOffset + start, count * this.width);
     if (this.kind === "f32") {
       for (let i = 0; i < count; i++) {
-        if ((dv.getUint32(i * 4, true) & 0x7f800000) === 0x7f800000) return this.bad(i);
+        if ((dv.getUint32(i * 4, true) & 0x7f800000) === 0x7f800000) {
+          this.firstBad = this.index + i;
+          return;
+        }
       }
     } else {
       for (let i = 0; i < count; i++) {
-        if ((dv.getUint16(i * 2, true) & 0x7c00) === 0x7c00) return this.bad(i);
+        if ((dv.getUint16(i * 2, true) & 0x7c00) === 0x7c00) {
+          this.firstBad = this.index + i;
+          return;
+        }
       }
     }
     this.index += count;
-  }
-
-  private bad(i: number): void {
-    this.firstBad = this.index + i;
   }
 }

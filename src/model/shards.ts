@@ -36,10 +36,14 @@ export async function layoutShards(loc: ModelLocation): Promise<GroupLayout[]> {
       const abs = join(loc.dir, p);
       const st = await stat(abs).catch((e: unknown) => {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-          throw new ProvmarkError("MODEL_SHARD_MISSING", `weight shard ${shown(abs)} listed in ${manifest} is missing`, {
-            subject: shown(abs),
-            hints: ["Copy every file of the model directory, not only model.json."],
-          });
+          throw new ProvmarkError(
+            "MODEL_SHARD_MISSING",
+            `weight shard ${shown(abs)} listed in ${manifest} is missing`,
+            {
+              subject: shown(abs),
+              hints: ["Copy every file of the model directory, not only model.json."],
+            },
+          );
         }
         throw fromFsError(e, shown(abs));
       });

@@ -9,6 +9,13 @@ export interface FitOptions {
   epochs: number;
   batchSize: number;
   seed: number;
+  /**
+   * Random translation of each training image by up to this many pixels (seeded), a cheap
+   * augmentation that makes small MNIST-sized training sets generalise markedly better. 0 = off.
+   */
+  maxShift?: number;
+  /** Multiplies the optimizer's learning rate after every epoch (1 = constant). */
+  lrDecay?: number;
   /** Called after every batch with examples done so far in the whole run. */
   onBatch?: (done: number, total: number, loss: number) => void;
   onEpoch?: (stats: EpochStats) => void;
@@ -24,7 +31,12 @@ export interface EpochStats {
  * Trains a compiled model with seeded per-epoch shuffling (TF.js's own shuffle is unseeded) and one
  * trainOnBatch per batch, disposing each batch's tensors.
  */
-export async function fit(tf: TF, model: tfTypes.LayersModel, data: Dataset, opts: FitOptions): Promise<EpochStats[]> {
+export async function fitModel(
+  tf: TF,
+  model: tfTypes.LayersModel,
+  data: Dataset,
+  opts: FitOptions,
+): Promise<EpochStats[]> {
   const pixels = pixelsPerExample(data);
   const { count } = data.train;
   const total = count * opts.epochs;
@@ -32,22 +44,36 @@ export async function fit(tf: TF, model: tfTypes.LayersModel, data: Dataset, opt
   const yb = new Int32Array(opts.batchSize);
   const stats: EpochStats[] = [];
   let done = 0;
+  // A Dropout layer built with a seed draws the same mask on every call; reseeding it before each
+  // step from the run's seed gives fresh masks that are still reproducible.
+  const dropouts = model.layers.filter((l) => l.getClassName() === "Dropout") as unknown as { seed?: number }[];
+  const dropoutRng = createRng(opts.seed, "train-dropout");
+  const optimizer = model.optimizer as unknown as { learningRate?: number };
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
+    if (epoch > 0 && opts.lrDecay !== undefined && typeof optimizer.learningRate === "number") {
+      optimizer.learningRate *= opts.lrDecay;
+    }
     const started = performance.now();
     const order = permutation(count, createRng(opts.seed, `train-epoch-${epoch}`));
+    const shiftRng = createRng(opts.seed, `train-shift-${epoch}`);
     let lossSum = 0;
     let batches = 0;
     for (let start = 0; start < count; start += opts.batchSize) {
       const n = Math.min(opts.batchSize, count - start);
       for (let i = 0; i < n; i++) {
         const j = order[start + i] as number;
-        xb.set(data.train.x.subarray(j * pixels, (j + 1) * pixels), i * pixels);
+        const src = data.train.x.subarray(j * pixels, (j + 1) * pixels);
+        const dst = xb.subarray(i * pixels, (i + 1) * pixels);
+        const m = opts.maxShift ?? 0;
+        if (m > 0) shiftImage(src, dst, data.inputShape, shiftRng.int(2 * m + 1) - m, shiftRng.int(2 * m + 1) - m);
+        else dst.set(src);
         yb[i] = data.train.y[j] as number;
       }
       const [x, y] = tf.tidy(() => [
         tf.tensor(xb.subarray(0, n * pixels), [n, ...data.inputShape]),
         tf.oneHot(tf.tensor1d(yb.subarray(0, n), "int32"), data.numClasses),
       ]);
+      for (const d of dropouts) d.seed = dropoutRng.int(2 ** 31);
       let loss: number;
       try {
         const r = await model.trainOnBatch(x as tfTypes.Tensor, y as tfTypes.Tensor);
@@ -85,4 +111,20 @@ export function accuracy(tf: TF, model: tfTypes.LayersModel, split: Split, data:
     for (let i = 0; i < n; i++) if (pred[i] === split.y[start + i]) correct++;
   }
   return split.count === 0 ? 0 : correct / split.count;
+}
+
+/** Copies an HxWxC image translated by (dx, dy) pixels, filling uncovered pixels with 0. */
+export function shiftImage(
+  src: Float32Array,
+  dst: Float32Array,
+  [h, w, c]: readonly [number, number, number],
+  dx: number,
+  dy: number,
+): void {
+  dst.fill(0);
+  for (let y = Math.max(0, dy); y < Math.min(h, h + dy); y++) {
+    const from = ((y - dy) * w + Math.max(0, -dx)) * c;
+    const to = (y * w + Math.max(0, dx)) * c;
+    dst.set(src.subarray(from, from + (w - Math.abs(dx)) * c), to);
+  }
 }

@@ -1,10 +1,10 @@
 import { stat } from "node:fs/promises";
 import { ProvmarkError } from "../errors.js";
 import { ARCH_DEFAULTS, type Arch, buildModel } from "./archs.js";
-import { type BackendInfo, hasKernel, loadTf, type BackendChoice } from "./backend.js";
+import { type BackendChoice, type BackendInfo, hasKernel, loadTf } from "./backend.js";
 import { loadDataset } from "./datasets/index.js";
 import { fileSaveHandler } from "./fs-io-handler.js";
-import { accuracy, type EpochStats, fit } from "./train-loop.js";
+import { accuracy, type EpochStats, fitModel } from "./train-loop.js";
 
 export interface TrainRequest {
   dataset: string;
@@ -30,6 +30,8 @@ export interface TrainResult {
   epochs: number;
   batchSize: number;
   learningRate: number;
+  lrDecay: number;
+  maxShift: number;
   backend: BackendInfo["backend"];
   trainExamples: number;
   testExamples: number;
@@ -40,7 +42,13 @@ export interface TrainResult {
 
 /** Trains a reproducible baseline and saves it atomically as a LayersModel directory. */
 export async function trainModel(req: TrainRequest): Promise<TrainResult> {
-  if (!req.force && (await stat(req.out).then(() => true, () => false))) {
+  if (
+    !req.force &&
+    (await stat(req.out).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     throw new ProvmarkError("OUTPUT_EXISTS", `${req.out} exists already`, {
       subject: req.out,
       hints: ["Choose another --out, or pass --force to replace it once training succeeds."],
@@ -71,10 +79,12 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
       metrics: ["accuracy"],
     });
     const started = performance.now();
-    const history = await fit(tf, model, data, {
+    const history = await fitModel(tf, model, data, {
       epochs,
       batchSize,
       seed: req.seed,
+      maxShift: defaults.maxShift,
+      lrDecay: defaults.lrDecay,
       ...(req.onBatch ? { onBatch: req.onBatch } : {}),
       ...(req.onEpoch ? { onEpoch: req.onEpoch } : {}),
     });
@@ -89,6 +99,8 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
       epochs,
       batchSize,
       learningRate: defaults.learningRate,
+      lrDecay: defaults.lrDecay,
+      maxShift: defaults.maxShift,
       backend: tf.getBackend() as BackendInfo["backend"],
       trainExamples: data.train.count,
       testExamples: data.test.count,

@@ -48,7 +48,10 @@ describe("bad input is refused with a coded message, exit 2, and nothing written
 
   it("model.json with the wrong shape", async () => {
     const dir = await model("wrongshape");
-    await writeFile(join(dir, "model.json"), JSON.stringify({ format: "layers-model", weightsManifest: [{ paths: 3 }] }));
+    await writeFile(
+      join(dir, "model.json"),
+      JSON.stringify({ format: "layers-model", weightsManifest: [{ paths: 3 }] }),
+    );
     await expectRejected(dir, "MODEL_JSON_INVALID", "weightsManifest");
   });
 

@@ -33,7 +33,10 @@ describe("DigestAnchor (in-process Hardhat network)", () => {
     const [, mallory] = await conn.ethers.getSigners();
     const err = await (c.connect(mallory ?? null) as typeof c)
       .getFunction("anchor")(digest)
-      .then(() => undefined, (e: unknown) => e as { data?: string });
+      .then(
+        () => undefined,
+        (e: unknown) => e as { data?: string },
+      );
     expect(err?.data).toBeDefined();
     const decoded = c.interface.parseError(err?.data ?? "0x");
     expect(decoded?.name).toBe("AlreadyAnchored");

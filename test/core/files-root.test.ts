@@ -23,7 +23,13 @@ describe("files digest", () => {
       { cwd: dir, encoding: "utf8" },
     ).trim();
     expect(r.filesDigest).toBe(shell);
-    expect(r.files.map((f) => f.path)).toEqual(["b.bin", "back\\slash", "model.json", "sub dir/Z.txt", "sub dir/ä.txt"]);
+    expect(r.files.map((f) => f.path)).toEqual([
+      "b.bin",
+      "back\\slash",
+      "model.json",
+      "sub dir/Z.txt",
+      "sub dir/ä.txt",
+    ]);
     expect(r.files.find((f) => f.path === "b.bin")).toMatchObject({ size: 5000 });
   });
 

@@ -30,7 +30,10 @@ describe("weights digest", () => {
       weightLeafDigest({ ...base, dtype: "int32" }, bytes),
       weightLeafDigest({ ...base, shape: [1, 2] }, bytes),
       weightLeafDigest({ ...base, quantization: { dtype: "float16" } }, bytes),
-      weightLeafDigest(base, bytes.map((b, i) => (i === 7 ? b ^ 1 : b))),
+      weightLeafDigest(
+        base,
+        bytes.map((b, i) => (i === 7 ? b ^ 1 : b)),
+      ),
     ].map(hex);
     expect(new Set([d, ...variants]).size).toBe(6);
   });

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
@@ -69,7 +69,8 @@ export async function writeFakeModel(
   const shardBytes = opts.shardBytes ?? (all.length || 1);
   const count = Math.max(1, Math.ceil(all.length / shardBytes));
   const paths = Array.from({ length: count }, (_, i) => `group1-shard${i + 1}of${count}.bin`);
-  for (const [i, p] of paths.entries()) await writeFile(join(dir, p), all.subarray(i * shardBytes, (i + 1) * shardBytes));
+  for (const [i, p] of paths.entries())
+    await writeFile(join(dir, p), all.subarray(i * shardBytes, (i + 1) * shardBytes));
   const specs = ordered.map((w) => ({
     name: w.name,
     shape: w.shape,

@@ -7,7 +7,7 @@ export function idxBytes(dims: number[], data: Uint8Array): Uint8Array {
   const head = Buffer.alloc(4 + dims.length * 4);
   head[2] = 0x08;
   head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + i * 4));
+  for (const [i, d] of dims.entries()) head.writeUInt32BE(d, 4 + i * 4);
   return Buffer.concat([head, data]);
 }
 

@@ -56,7 +56,12 @@ describe("filesystem IOHandler", () => {
     const dir = join(await tempDir(), "q");
     const f16 = new Uint16Array([0x3c00, 0xc000, 0x3800, 0x0000]); // 1, -2, 0.5, 0
     await writeFakeModel(dir, [
-      { name: "u8", shape: [3], quantization: { dtype: "uint8", scale: 0.5, min: -1 }, bytes: new Uint8Array([0, 2, 255]) },
+      {
+        name: "u8",
+        shape: [3],
+        quantization: { dtype: "uint8", scale: 0.5, min: -1 },
+        bytes: new Uint8Array([0, 2, 255]),
+      },
       {
         name: "u16",
         shape: [2],

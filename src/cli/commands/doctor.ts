@@ -2,10 +2,10 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { settings } from "../../config.js";
-import { type BackendInfo, backendChoice, loadTf } from "../../model/backend.js";
 import { isProvmarkError } from "../../errors.js";
-import type { GlobalOptions } from "../program.js";
+import { type BackendInfo, backendChoice, loadTf } from "../../model/backend.js";
 import { emit } from "../output.js";
+import type { GlobalOptions } from "../program.js";
 
 const require = createRequire(import.meta.url);
 
@@ -29,7 +29,10 @@ function version(pkg: string): string | null {
 }
 
 export async function doctor(opts: { json?: boolean }, globals: GlobalOptions): Promise<void> {
-  const s = settings({ ...(globals.dataDir ? { dataDir: globals.dataDir } : {}), ...(globals.backend ? { backend: globals.backend } : {}) });
+  const s = settings({
+    ...(globals.dataDir ? { dataDir: globals.dataDir } : {}),
+    ...(globals.backend ? { backend: globals.backend } : {}),
+  });
   let backend: BackendInfo | { error: string };
   try {
     backend = (await loadTf(backendChoice(globals.backend))).info;
@@ -38,8 +41,9 @@ export async function doctor(opts: { json?: boolean }, globals: GlobalOptions): 
     backend = { error: e.message };
   }
   const report = {
-    provmark: (JSON.parse(readFileSync(new URL("../../../../package.json", import.meta.url), "utf8")) as { version: string })
-      .version,
+    provmark: (
+      JSON.parse(readFileSync(new URL("../../../../package.json", import.meta.url), "utf8")) as { version: string }
+    ).version,
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     backend,

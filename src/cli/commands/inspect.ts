@@ -23,7 +23,13 @@ export async function inspect(path: string, opts: { json?: boolean }): Promise<v
       "",
       table([
         ["weight", "shape", "dtype", "stored", "bytes"],
-        ...r.weights.map((w) => [w.name, `[${w.shape.join(",")}]`, w.dtype, w.quantization ?? w.dtype, String(w.bytes)]),
+        ...r.weights.map((w) => [
+          w.name,
+          `[${w.shape.join(",")}]`,
+          w.dtype,
+          w.quantization ?? w.dtype,
+          String(w.bytes),
+        ]),
       ]),
     ];
     return [...head, ...layers, ...graph, ...weights].join("\n");

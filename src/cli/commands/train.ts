@@ -1,8 +1,8 @@
-import { backendChoice } from "../../model/backend.js";
 import type { Arch } from "../../model/archs.js";
+import { backendChoice } from "../../model/backend.js";
 import { trainModel } from "../../model/train-model.js";
-import type { GlobalOptions } from "../program.js";
 import { emit } from "../output.js";
+import type { GlobalOptions } from "../program.js";
 import { type Progress, progressBar } from "../progress.js";
 
 interface TrainFlags {
@@ -28,7 +28,10 @@ export async function train(opts: TrainFlags, globals: GlobalOptions): Promise<v
     ...(opts.force ? { force: true } : {}),
     backend: backendChoice(globals.backend),
     onBatch: (done, total, loss) => {
-      bar ??= progressBar(total, { ...opts, format: "training {bar} {percentage}% | loss {loss} | ETA {eta_formatted}" });
+      bar ??= progressBar(total, {
+        ...opts,
+        format: "training {bar} {percentage}% | loss {loss} | ETA {eta_formatted}",
+      });
       bar.update(done, { loss: loss.toFixed(4) });
     },
     onEpoch: (s) => {

@@ -1,0 +1,18 @@
+/** Prints docs/errors.md from the error catalogue (`tsx scripts/gen-error-docs.ts > docs/errors.md`). */
+import { ErrorCodes } from "../src/errors.js";
+
+const rows = Object.entries(ErrorCodes).map(([code, info]) => `| \`${code}\` | ${info.exit} | ${info.summary} |`);
+process.stdout.write(
+  [
+    "# Error codes",
+    "",
+    "Every failure is a `ProvmarkError` with one of these stable codes; scripts should match on the code,",
+    'never on the message. The CLI prints `error[CODE]: message` plus hints (or `{"error": {...}}` with',
+    "`--json`) and exits with the code's exit status. Generated from `src/errors.ts`; a test keeps it current.",
+    "",
+    "| code | exit | meaning |",
+    "| --- | --- | --- |",
+    ...rows,
+    "",
+  ].join("\n"),
+);
