@@ -28,7 +28,7 @@ describe("trainModel", () => {
     expect(hc?.weightsDigest).not.toBe(ha?.weightsDigest);
     expect(b.testAccuracy).toBe(a.testAccuracy);
     const info = await inspectModel(join(out, "a"));
-    expect(info.layers.map((l) => l.className)).toEqual(["Flatten", "Dense", "Dropout", "Dense", "Dense"]);
+    expect(info.layers.map((l) => l.className)).toEqual(["Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"]);
     expect(info.paramCount).toBe(64 * 256 + 256 + 256 * 128 + 128 + 128 * 3 + 3);
   });
 });
