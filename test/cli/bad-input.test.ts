@@ -116,6 +116,13 @@ describe("usage errors", () => {
     expect(r.stderr).toContain("--epochs must be an integer");
   });
 
+  it("--debug adds the stack trace to a coded error", async () => {
+    const r = await provmark(["--debug", "inspect", join(root, "nope")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("error[PATH_NOT_FOUND]");
+    expect(r.stderr).toMatch(/\n\s+at /);
+  });
+
   it("an unknown command exits 2", async () => {
     const r = await provmark(["frobnicate"]);
     expect(r.code).toBe(2);
