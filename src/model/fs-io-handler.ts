@@ -1,8 +1,9 @@
 import { writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { ProvmarkError } from "../errors.js";
 import { writeDirAtomic } from "./atomic-write.js";
+import { displayPath } from "./display-path.js";
 import { locateModel, type ModelLocation } from "./locate.js";
 import type { WeightSpec } from "./manifest-schema.js";
 import { floatKind, NonFiniteScanner } from "./nonfinite.js";
@@ -39,8 +40,8 @@ export async function readWeightBytes(path: string): Promise<LoadedWeights> {
       if (scanner.firstBad !== undefined) {
         throw new ProvmarkError(
           "MODEL_WEIGHTS_NONFINITE",
-          `weight ${w.spec.name} in ${shown(loc.manifestPath)} holds NaN or infinity (element ${scanner.firstBad})`,
-          { subject: shown(loc.manifestPath), hints: ["The model is corrupt or its training diverged."] },
+          `weight ${w.spec.name} in ${displayPath(loc.manifestPath)} holds NaN or infinity (element ${scanner.firstBad})`,
+          { subject: displayPath(loc.manifestPath), hints: ["The model is corrupt or its training diverged."] },
         );
       }
     }
@@ -129,8 +130,4 @@ export async function loadLayersModel(tf: TF, path: string): Promise<tfTypes.Lay
 export async function readNamedWeights(tf: TF, path: string): Promise<tfTypes.NamedTensorMap> {
   const w = await readWeightBytes(path);
   return tf.io.decodeWeights(w.data, w.specs as tfTypes.io.WeightsManifestEntry[]);
-}
-
-function shown(abs: string): string {
-  return relative(process.cwd(), abs) || abs;
 }

@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
-import { relative } from "node:path";
 import { ProvmarkError } from "../errors.js";
+import { displayPath } from "./display-path.js";
 import { locateModel, type ModelFormat } from "./locate.js";
 import { elementCount } from "./manifest-schema.js";
 import { floatKind, NonFiniteScanner } from "./nonfinite.js";
@@ -67,7 +67,7 @@ export async function inspectModel(path: string): Promise<InspectResult> {
   const manifestBytes = (await stat(loc.manifestPath)).size;
   return {
     format: loc.format,
-    manifest: relative(process.cwd(), loc.manifestPath) || loc.manifestPath,
+    manifest: displayPath(loc.manifestPath),
     generatedBy: m?.generatedBy ?? null,
     convertedBy: m?.convertedBy ?? null,
     layers: loc.format === "layers-model" ? kerasLayers(m?.modelTopology, weights) : [],

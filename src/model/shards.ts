@@ -1,6 +1,7 @@
 import { open, stat } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { fromFsError, ProvmarkError } from "../errors.js";
+import { displayPath } from "./display-path.js";
 import type { ModelLocation } from "./locate.js";
 import { elementCount, storedBytesPerElement, type WeightSpec } from "./manifest-schema.js";
 
@@ -28,7 +29,7 @@ export interface GroupLayout {
 
 /** Checks every shard exists and the shards hold exactly the bytes the manifest declares. */
 export async function layoutShards(loc: ModelLocation): Promise<GroupLayout[]> {
-  const manifest = relative(process.cwd(), loc.manifestPath) || loc.manifestPath;
+  const manifest = displayPath(loc.manifestPath);
   const layouts: GroupLayout[] = [];
   for (const [index, g] of loc.groups.entries()) {
     const shards: ShardFile[] = [];
@@ -38,18 +39,18 @@ export async function layoutShards(loc: ModelLocation): Promise<GroupLayout[]> {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") {
           throw new ProvmarkError(
             "MODEL_SHARD_MISSING",
-            `weight shard ${shown(abs)} listed in ${manifest} is missing`,
+            `weight shard ${displayPath(abs)} listed in ${manifest} is missing`,
             {
-              subject: shown(abs),
+              subject: displayPath(abs),
               hints: ["Copy every file of the model directory, not only model.json."],
             },
           );
         }
-        throw fromFsError(e, shown(abs));
+        throw fromFsError(e, displayPath(abs));
       });
       if (!st.isFile()) {
-        throw new ProvmarkError("PATH_UNREADABLE", `weight shard ${shown(abs)} is not a regular file`, {
-          subject: shown(abs),
+        throw new ProvmarkError("PATH_UNREADABLE", `weight shard ${displayPath(abs)} is not a regular file`, {
+          subject: displayPath(abs),
         });
       }
       shards.push({ path: p, abs, size: st.size });
@@ -70,7 +71,7 @@ export async function layoutShards(loc: ModelLocation): Promise<GroupLayout[]> {
         short ? "MODEL_SHARD_TRUNCATED" : "MODEL_SHARD_OVERSIZED",
         `weights group ${index} of ${manifest} needs ${offset} bytes but its shards hold ${have}: ${listing}`,
         {
-          subject: last === undefined ? manifest : shown(last.abs),
+          subject: last === undefined ? manifest : displayPath(last.abs),
           hints: short
             ? ["A shard was cut short (interrupted copy or download); fetch the model files again."]
             : ["The shards do not match this manifest; were shards from another model copied in?"],
@@ -82,23 +83,19 @@ export async function layoutShards(loc: ModelLocation): Promise<GroupLayout[]> {
   return layouts;
 }
 
-function shown(abs: string): string {
-  return relative(process.cwd(), abs) || abs;
-}
-
 const CHUNK = 4 << 20;
 
 /** Calls `onChunk` with successive chunks of a file; the buffer is reused, so copy what you keep. */
 export async function forEachChunk(abs: string, onChunk: (chunk: Uint8Array) => void): Promise<number> {
   const fh = await open(abs, "r").catch((e: unknown) => {
-    throw fromFsError(e, shown(abs));
+    throw fromFsError(e, displayPath(abs));
   });
   const buf = Buffer.allocUnsafe(CHUNK);
   let total = 0;
   try {
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, CHUNK, null).catch((e: unknown) => {
-        throw fromFsError(e, shown(abs));
+        throw fromFsError(e, displayPath(abs));
       });
       if (bytesRead === 0) break;
       total += bytesRead;
@@ -117,8 +114,8 @@ export async function readGroupBytes(layout: GroupLayout): Promise<Uint8Array> {
   for (const s of layout.shards) {
     await forEachChunk(s.abs, (c) => {
       if (off + c.length > out.length) {
-        throw new ProvmarkError("MODEL_SHARD_OVERSIZED", `${shown(s.abs)} grew while it was being read`, {
-          subject: shown(s.abs),
+        throw new ProvmarkError("MODEL_SHARD_OVERSIZED", `${displayPath(s.abs)} grew while it was being read`, {
+          subject: displayPath(s.abs),
         });
       }
       out.set(c, off);
@@ -127,7 +124,7 @@ export async function readGroupBytes(layout: GroupLayout): Promise<Uint8Array> {
   }
   if (off !== out.length) {
     throw new ProvmarkError("MODEL_SHARD_TRUNCATED", `shards of group ${layout.index} shrank while being read`, {
-      subject: shown(layout.shards.at(-1)?.abs ?? ""),
+      subject: displayPath(layout.shards.at(-1)?.abs ?? ""),
     });
   }
   return out;
