@@ -10,19 +10,17 @@ export function dataDir(flag?: string): string {
 
 export interface Settings {
   dataDir: string;
-  backend: string;
   chain: { mode: "embedded" | "rpc"; rpcUrl: string | null; stateDir: string };
   ipfs: { mode: "embedded" | "kubo"; apiUrl: string | null; blockstoreDir: string };
 }
 
 /** The settings commands will use, from flags and environment; reads nothing from disk. */
-export function settings(flags: { dataDir?: string; backend?: string } = {}): Settings {
+export function settings(flags: { dataDir?: string } = {}): Settings {
   const dir = dataDir(flags.dataDir);
   const rpcUrl = process.env.PROVMARK_RPC_URL || null;
   const apiUrl = process.env.PROVMARK_IPFS_API || null;
   return {
     dataDir: dir,
-    backend: flags.backend ?? process.env.PROVMARK_BACKEND ?? "auto",
     chain: { mode: rpcUrl ? "rpc" : "embedded", rpcUrl, stateDir: join(dir, "chain") },
     ipfs: { mode: apiUrl ? "kubo" : "embedded", apiUrl, blockstoreDir: join(dir, "ipfs") },
   };

@@ -2,7 +2,6 @@ import type * as tfTypes from "@tensorflow/tfjs";
 
 type TF = typeof tfTypes;
 export type Arch = "mlp" | "cnn";
-export const ARCHS: readonly Arch[] = ["mlp", "cnn"];
 
 export interface TrainDefaults {
   epochs: number;

@@ -6,7 +6,7 @@ import { writeDirAtomic } from "./atomic-write.js";
 import { displayPath } from "./display-path.js";
 import { locateModel, type ModelLocation } from "./locate.js";
 import type { WeightSpec } from "./manifest-schema.js";
-import { floatKind, NonFiniteScanner } from "./nonfinite.js";
+import { floatKind, NonFiniteScanner, nonFiniteError } from "./nonfinite.js";
 import { type GroupLayout, layoutShards, readGroupBytes } from "./shards.js";
 
 type TF = typeof tfTypes;
@@ -38,11 +38,7 @@ export async function readWeightBytes(path: string): Promise<LoadedWeights> {
       const scanner = new NonFiniteScanner(kind);
       scanner.push(bytes.subarray(w.offset, w.offset + w.byteLength));
       if (scanner.firstBad !== undefined) {
-        throw new ProvmarkError(
-          "MODEL_WEIGHTS_NONFINITE",
-          `weight ${w.spec.name} in ${displayPath(loc.manifestPath)} holds NaN or infinity (element ${scanner.firstBad})`,
-          { subject: displayPath(loc.manifestPath), hints: ["The model is corrupt or its training diverged."] },
-        );
+        throw nonFiniteError(w.spec.name, displayPath(loc.manifestPath), scanner.firstBad);
       }
     }
     data.set(bytes, off);

@@ -1,10 +1,10 @@
 import { createHash, type Hash } from "node:crypto";
 import { lstat, readdir, stat } from "node:fs/promises";
-import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { type FileDigest, filesRoot, type WeightLeaf, weightLeafHeader, weightsRoot } from "../core/digest/index.js";
 import { fromFsError, ProvmarkError } from "../errors.js";
 import { locateModel, type ModelFormat } from "./locate.js";
-import { floatKind, NonFiniteScanner } from "./nonfinite.js";
+import { floatKind, NonFiniteScanner, nonFiniteError } from "./nonfinite.js";
 import { forEachChunk, type GroupLayout, layoutShards, WeightRouter, type WeightSlice } from "./shards.js";
 
 export interface HashOptions {
@@ -108,17 +108,7 @@ function weightSinkHandlers(leaves: WeightLeaf[], shownModel: string) {
     },
     close: (sink: WeightSink, slice: WeightSlice) => {
       if (sink.scanner?.firstBad !== undefined) {
-        throw new ProvmarkError(
-          "MODEL_WEIGHTS_NONFINITE",
-          `weight ${slice.spec.name} of ${shownModel} holds NaN or infinity (element ${sink.scanner.firstBad})`,
-          {
-            subject: shownModel,
-            hints: [
-              "The model is corrupt or training diverged; a digest of non-finite weights would be ambiguous.",
-              "Use --files-only to hash the bytes anyway.",
-            ],
-          },
-        );
+        throw nonFiniteError(slice.spec.name, shownModel, sink.scanner.firstBad);
       }
       leaves.push({ name: slice.spec.name, digest: new Uint8Array(sink.hash.digest()) });
     },
@@ -170,9 +160,4 @@ async function listFiles(root: string, shown: string): Promise<ListedFile[]> {
     throw new ProvmarkError("PATH_NOT_FOUND", `${shown} holds no files`, { subject: shown });
   }
   return out;
-}
-
-/** Short name for progress lines. */
-export function displayName(path: string): string {
-  return basename(resolve(path));
 }

@@ -1,9 +1,8 @@
 import { stat } from "node:fs/promises";
-import { ProvmarkError } from "../errors.js";
 import { displayPath } from "./display-path.js";
 import { locateModel, type ModelFormat } from "./locate.js";
 import { elementCount } from "./manifest-schema.js";
-import { floatKind, NonFiniteScanner } from "./nonfinite.js";
+import { floatKind, NonFiniteScanner, nonFiniteError } from "./nonfinite.js";
 import { forEachChunk, type GroupLayout, layoutShards, WeightRouter } from "./shards.js";
 
 export interface WeightInfo {
@@ -91,11 +90,7 @@ async function assertFiniteStreaming(layouts: readonly GroupLayout[], shown: str
       write: (scanner, bytes) => scanner?.push(bytes),
       close: (scanner, slice) => {
         if (scanner?.firstBad === undefined) return;
-        throw new ProvmarkError(
-          "MODEL_WEIGHTS_NONFINITE",
-          `weight ${slice.spec.name} of ${shown} holds NaN or infinity (element ${scanner.firstBad})`,
-          { subject: shown, hints: ["The model is corrupt or its training diverged."] },
-        );
+        throw nonFiniteError(slice.spec.name, shown, scanner.firstBad);
       },
     });
     for (const s of layout.shards) await forEachChunk(s.abs, (c) => router.push(c));

@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from "node:fs/promises";
-import { basename, dirname, isAbsolute, join, normalize, resolve, sep } from "node:path";
+import { dirname, isAbsolute, join, normalize, resolve, sep } from "node:path";
 import type { z } from "zod";
 import { fromFsError, ProvmarkError } from "../errors.js";
 import {
@@ -157,9 +157,4 @@ function validateGroups(groups: readonly WeightsGroup[], shown: string): void {
       }
     }
   }
-}
-
-/** A name for the model in messages: the directory's name. */
-export function modelName(loc: ModelLocation): string {
-  return basename(loc.dir);
 }

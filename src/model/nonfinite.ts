@@ -1,4 +1,20 @@
+import { ProvmarkError } from "../errors.js";
 import type { WeightSpec } from "./manifest-schema.js";
+
+/** The error for a weight holding NaN or infinity; `model` names the model as the user gave it. */
+export function nonFiniteError(weight: string, model: string, element: number): ProvmarkError {
+  return new ProvmarkError(
+    "MODEL_WEIGHTS_NONFINITE",
+    `weight ${weight} of ${model} holds NaN or infinity (element ${element})`,
+    {
+      subject: model,
+      hints: [
+        "The model is corrupt or its training diverged; a digest of non-finite weights would be ambiguous.",
+        "`provmark hash --files-only` hashes the bytes anyway.",
+      ],
+    },
+  );
+}
 
 /** Which stored encodings can hold NaN or infinity (integer and uint8/uint16-quantized ones cannot). */
 export function floatKind(spec: WeightSpec): "f32" | "f16" | undefined {

@@ -29,10 +29,7 @@ function version(pkg: string): string | null {
 }
 
 export async function doctor(opts: { json?: boolean }, globals: GlobalOptions): Promise<void> {
-  const s = settings({
-    ...(globals.dataDir ? { dataDir: globals.dataDir } : {}),
-    ...(globals.backend ? { backend: globals.backend } : {}),
-  });
+  const s = settings(globals.dataDir ? { dataDir: globals.dataDir } : {});
   let backend: BackendInfo | { error: string };
   try {
     backend = (await loadTf(backendChoice(globals.backend))).info;
