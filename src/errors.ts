@@ -8,6 +8,10 @@ export const ExitCode = {
   ok: 0,
   internal: 1,
   usage: 2,
+  /** verify: no watermark found (p above the inconclusive band); check-reveal: a proof failed. */
+  notDetected: 3,
+  /** verify: some evidence, not enough to decide at α (or no test could run). */
+  inconclusive: 4,
 } as const;
 
 interface CodeInfo {
@@ -41,6 +45,13 @@ export const ErrorCodes = {
   DATASET_UNKNOWN: usage("The dataset name is not known."),
   DATASET_INVALID: usage("Dataset files are missing or malformed."),
   BACKEND_UNAVAILABLE: usage("The requested TensorFlow.js backend could not be loaded."),
+  KEY_FILE_INVALID: usage("The key file is not a provmark key file, or it is damaged."),
+  KEY_DECRYPT_FAILED: usage("The key file could not be decrypted: wrong passphrase, or the file was altered."),
+  KEY_PASSPHRASE_MISSING: usage("No passphrase: set PROVMARK_PASSPHRASE or run in a terminal to be asked."),
+  KEY_MODEL_MISMATCH: usage("The key was made for another input shape or class count than the model."),
+  LAYER_NOT_FOUND: usage("The watermark layer named by the key or flag is not in the model."),
+  LAYER_TOO_SMALL: usage("The watermark layer has fewer carrier weights than the message has bits."),
+  DATASET_MODEL_MISMATCH: usage("The dataset's input shape or class count does not match the model."),
   TRAINING_DIVERGED: { exit: 1, summary: "Training produced a non-finite loss." },
   INTERNAL: { exit: ExitCode.internal, summary: "An unexpected internal error (a bug: please report it)." },
 } as const satisfies Record<string, CodeInfo>;

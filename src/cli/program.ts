@@ -24,6 +24,30 @@ function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+function numArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
+      throw new ProvmarkError("USAGE", `${name} must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`, {
+        subject: name,
+      });
+    }
+    return n;
+  };
+}
+
+function shapeArg(v: string): [number, number, number] {
+  const parts = v.split(/[,x×]/).map((s) => Number(s.trim()));
+  if (parts.length !== 3 || parts.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) {
+    throw new ProvmarkError("USAGE", `--input-shape must be H,W,C (e.g. 28,28,1), got ${JSON.stringify(v)}`, {
+      subject: "--input-shape",
+    });
+  }
+  return parts as [number, number, number];
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
 /** Builds the program; each action lazy-imports its command so `--help` stays instant. */
 export function buildProgram(): Command {
   const program = new Command("provmark")
@@ -82,6 +106,77 @@ export function buildProgram(): Command {
     .option("--json", "machine-readable output")
     .action(async (opts) => (await import("./commands/train.js")).train(opts, globals()));
 
+  program
+    .command("keygen")
+    .description("create an encrypted watermark key (secret seed + parameters; file mode 0600)")
+    .requiredOption("--out <file>", "where to write the key file")
+    .option("--classes <n>", "number of classes of the model", intArg("--classes", 2, 10_000), 10)
+    .option("--input-shape <h,w,c>", "model input shape", shapeArg, [28, 28, 1] as [number, number, number])
+    .option("--layer <name>", "layer whose kernel carries the weight watermark", "dense1")
+    .option("--bits <n>", "weight watermark message length", intArg("--bits", 1, 256), 64)
+    .option("--triggers <n>", "trigger set size", intArg("--triggers", 1, 100_000), 100)
+    .addOption(
+      new Option(
+        "--family <family>",
+        "trigger family: out-of-distribution noise, stamped in-distribution images, or both",
+      )
+        .choices(["noise", "stamp", "mixed"])
+        .default("noise"),
+    )
+    .option(
+      "--stamp-strength <x>",
+      "stamp amplitude in [0, 1] (stamp and mixed families)",
+      numArg("--stamp-strength", 0, 1),
+      0.3,
+    )
+    .option("--dataset <spec>", "where stamp triggers take their base images", "mnist")
+    .option("--force", "replace --out if it exists")
+    .option("--json", "machine-readable output")
+    .action(async (opts) => (await import("./commands/keygen.js")).keygen(opts));
+
+  program
+    .command("embed")
+    .description("embed the weight and trigger-set watermarks by fine-tuning; writes the model and its certificate")
+    .requiredOption("--model <dir>", "model to watermark (LayersModel directory)")
+    .requiredOption("--key <file>", "watermark key (passphrase from $PROVMARK_PASSPHRASE or a prompt)")
+    .requiredOption("--out <dir>", "where to write the watermarked model")
+    .option("--dataset <spec>", "clean training data for the fine-tune", "mnist")
+    .option("--max-epochs <n>", "upper bound on fine-tuning epochs", intArg("--max-epochs", 1, 100))
+    .option("--lambda <x>", "weight of the weight-watermark loss", numArg("--lambda", 0, 1000))
+    .option("--trigger-ratio <x>", "triggers per clean example in each batch", numArg("--trigger-ratio", 0.01, 4))
+    .option("--learning-rate <x>", "Adam learning rate", numArg("--learning-rate", 1e-7, 1))
+    .option("--force", "replace --out if it exists")
+    .option("--json", "machine-readable output")
+    .action(async (opts) => (await import("./commands/embed.js")).embed(opts, globals()));
+
+  program
+    .command("verify")
+    .description("test a local model for both watermarks; exit 0 watermarked, 3 not detected, 4 inconclusive")
+    .requiredOption("--model <dir>", "model to test")
+    .requiredOption("--key <file>", "watermark key")
+    .option("--reference <dir>", "an unmarked reference model for the empirical null (repeatable)", collect)
+    .option("--alpha <p>", "false-positive level of the decision", numArg("--alpha", 1e-300, 0.5))
+    .option("--json", "machine-readable output")
+    .action(async (opts) => (await import("./commands/verify.js")).verify(opts, globals()));
+
+  program
+    .command("reveal")
+    .description("export a random subset of triggers with Merkle proofs, for a dispute")
+    .requiredOption("--key <file>", "watermark key")
+    .requiredOption("--certificate <path>", "watermark-certificate.json, or the marked model directory")
+    .requiredOption("--count <k>", "how many triggers to reveal", intArg("--count", 1, 100_000))
+    .requiredOption("--out <file>", "where to write the reveal")
+    .option("--json", "machine-readable output")
+    .action(async (opts) => (await import("./commands/reveal.js")).reveal(opts));
+
+  program
+    .command("check-reveal")
+    .description("check revealed triggers against a certificate, without the key (exit 3 if any fails)")
+    .requiredOption("--reveal <file>", "file written by provmark reveal")
+    .requiredOption("--certificate <path>", "watermark-certificate.json, or the marked model directory")
+    .option("--json", "machine-readable output")
+    .action(async (opts) => (await import("./commands/reveal.js")).checkRevealCmd(opts));
+
   return program;
 }
 
@@ -92,7 +187,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   const debug = argv.includes("--debug");
   try {
     await program.parseAsync(argv as string[], { from: "user" });
-    return 0;
+    // Verdict commands report their outcome through the exit code.
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       // commander already printed help/version or the usage message.

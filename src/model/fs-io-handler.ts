@@ -75,8 +75,14 @@ export function fileLoadHandler(path: string): tfTypes.io.IOHandler {
   };
 }
 
+export interface SaveOptions {
+  overwrite?: boolean;
+  /** Files written beside model.json in the same atomic step (e.g. a certificate of these weights). */
+  extraFiles?: (artifacts: ModelArtifacts, data: Uint8Array) => Record<string, string>;
+}
+
 /** A TF.js IOHandler that saves into a directory atomically (temp sibling, then rename). */
-export function fileSaveHandler(tf: TF, out: string, options: { overwrite?: boolean } = {}): tfTypes.io.IOHandler {
+export function fileSaveHandler(tf: TF, out: string, options: SaveOptions = {}): tfTypes.io.IOHandler {
   return {
     save: async (artifacts: ModelArtifacts): Promise<tfTypes.io.SaveResult> => {
       const data = new Uint8Array(
@@ -100,8 +106,11 @@ export function fileSaveHandler(tf: TF, out: string, options: { overwrite?: bool
             await writeFile(join(tmp, p), data.subarray(i * SHARD_BYTES, (i + 1) * SHARD_BYTES));
           }
           await writeFile(join(tmp, "model.json"), `${JSON.stringify(modelJson, null, 1)}\n`);
+          for (const [name, text] of Object.entries(options.extraFiles?.(artifacts, data) ?? {})) {
+            await writeFile(join(tmp, name), text);
+          }
         },
-        options,
+        { overwrite: options.overwrite ?? false },
       );
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },

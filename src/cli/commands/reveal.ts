@@ -1,0 +1,81 @@
+import { randomInt } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type Certificate, certificateSchema } from "../../core/watermark/certificate.js";
+import { buildReveal, checkReveal, type Reveal, revealSchema } from "../../core/watermark/reveal.js";
+import { deriveTriggers } from "../../core/watermark/triggers.js";
+import { fromFsError, ProvmarkError } from "../../errors.js";
+import { writeFileAtomic } from "../../model/atomic-write.js";
+import { CERTIFICATE_FILE } from "../../watermark/embed.js";
+import { readKeyFile } from "../../watermark/key-file.js";
+import { getPassphrase } from "../../watermark/passphrase.js";
+import { emit } from "../output.js";
+
+async function readJson<T>(
+  path: string,
+  schema: { safeParse: (v: unknown) => { success: boolean; data?: T } },
+  what: string,
+) {
+  const text = await readFile(path, "utf8").catch((e: unknown) => {
+    throw fromFsError(e, path);
+  });
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ProvmarkError("USAGE", `${path} is not valid JSON: ${(e as Error).message}`, { subject: path, cause: e });
+  }
+  const r = schema.safeParse(v);
+  if (!r.success) throw new ProvmarkError("USAGE", `${path} is not a ${what}`, { subject: path });
+  return r.data as T;
+}
+
+/** A certificate given as a file, or as a marked model directory holding one. */
+async function readCertificate(path: string): Promise<Certificate> {
+  const file = path.endsWith(".json") ? path : join(path, CERTIFICATE_FILE);
+  return readJson<Certificate>(file, certificateSchema, "provmark watermark certificate");
+}
+
+export async function reveal(opts: { key: string; certificate: string; count: number; out: string; json?: boolean }) {
+  const key = await readKeyFile(opts.key, await getPassphrase());
+  const cert = await readCertificate(opts.certificate);
+  const triggers = deriveTriggers(key);
+  if (opts.count > triggers.length) {
+    throw new ProvmarkError("USAGE", `--count ${opts.count} exceeds the ${triggers.length} triggers of the key`, {
+      subject: "--count",
+    });
+  }
+  // A uniformly random subset (OS randomness) keeps the unrevealed triggers usable for later checks.
+  const pool = triggers.map((t) => t.index);
+  for (let i = 0; i < opts.count; i++) {
+    const j = i + randomInt(pool.length - i);
+    [pool[i], pool[j]] = [pool[j] as number, pool[i] as number];
+  }
+  const indices = pool.slice(0, opts.count).sort((a, b) => a - b);
+  const r = buildReveal(cert, triggers, indices);
+  const check = checkReveal(r, cert);
+  if (!check.ok) {
+    throw new ProvmarkError("KEY_MODEL_MISMATCH", `this key does not match ${opts.certificate}: ${check.failures[0]}`, {
+      subject: opts.certificate,
+      hints: ["Reveal with the key the certificate was made from."],
+    });
+  }
+  await writeFileAtomic(opts.out, `${JSON.stringify(r, null, 1)}\n`);
+  emit(
+    { out: opts.out, revealed: indices, leafCount: r.leafCount, merkleRoot: r.merkleRoot },
+    opts,
+    (x) => `wrote ${x.out}: ${x.revealed.length} of ${x.leafCount} triggers with Merkle proofs (root ${x.merkleRoot})`,
+  );
+}
+
+export async function checkRevealCmd(opts: { reveal: string; certificate: string; json?: boolean }) {
+  const cert = await readCertificate(opts.certificate);
+  const r = await readJson<Reveal>(opts.reveal, revealSchema, "provmark reveal file");
+  const check = checkReveal(r, cert);
+  emit(check, opts, (c) =>
+    c.ok
+      ? `ok: all ${c.checked} revealed triggers belong to the certificate's trigger set`
+      : `FAILED: ${c.failures.length} of ${c.checked} triggers do not match\n${c.failures.map((f) => `  ${f}`).join("\n")}`,
+  );
+  if (!check.ok) process.exitCode = 3;
+}

@@ -1,0 +1,95 @@
+import { KeyStream } from "../keys/derive.js";
+import { pixelCount, stampTriggerCount, type WatermarkKey } from "./params.js";
+
+export interface Trigger {
+  index: number;
+  family: "noise" | "stamp";
+  /** H×W×C pixels (row-major, channels last); the model sees pixel / 255. */
+  input: Uint8Array;
+  /** The secret label the marked model learns. */
+  label: number;
+  /** Probability that a model which never saw the key predicts `label` (at most). */
+  nullProbability: number;
+}
+
+/**
+ * The trigger set of a key, byte-identical on every machine. Noise triggers are out-of-distribution
+ * smooth random patterns with labels uniform over all classes (null match probability exactly 1/C).
+ * Stamp triggers are the key's base images plus a faint key-derived stamp, labelled uniformly among
+ * the classes other than the image's true one (null match probability at most 1/(C-1)). Labels come
+ * from their own stream, independent of the images.
+ */
+export function deriveTriggers(key: WatermarkKey): Trigger[] {
+  const { params, seed } = key;
+  const nStamp = stampTriggerCount(params);
+  if (key.stampBases.length < nStamp) {
+    throw new RangeError(`the key holds ${key.stampBases.length} stamp base images, ${nStamp} are needed`);
+  }
+  const C = params.classes;
+  const labels = new KeyStream(seed, "triggers/labels");
+  const noise = new KeyStream(seed, "triggers/noise");
+  const pattern = stampPattern(seed, pixelCount(params));
+  const out: Trigger[] = [];
+  for (let index = 0; index < params.triggers; index++) {
+    if (index < params.triggers - nStamp) {
+      out.push({
+        index,
+        family: "noise",
+        input: noiseImage(noise, params.inputShape),
+        label: labels.int(C),
+        nullProbability: 1 / C,
+      });
+    } else {
+      const base = key.stampBases[index - (params.triggers - nStamp)] as { pixels: Uint8Array; label: number };
+      const input = new Uint8Array(base.pixels.length);
+      for (let i = 0; i < input.length; i++) {
+        const v = (base.pixels[i] as number) / 255 + params.stampStrength * (pattern[i] as number);
+        input[i] = Math.round(Math.min(1, Math.max(0, v)) * 255);
+      }
+      const label = (base.label + 1 + labels.int(C - 1)) % C;
+      out.push({ index, family: "stamp", input, label, nullProbability: 1 / (C - 1) });
+    }
+  }
+  return out;
+}
+
+/** A smooth random image: a coarse random grid (3..7 cells a side) upsampled bilinearly, plus grain. */
+function noiseImage(s: KeyStream, [h, w, c]: readonly [number, number, number]): Uint8Array {
+  const g = 3 + s.int(5);
+  const coarse = Float32Array.from({ length: g * g * c }, () => s.uniform());
+  const img = new Uint8Array(h * w * c);
+  for (let y = 0; y < h; y++) {
+    const fy = (y / Math.max(1, h - 1)) * (g - 1);
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(g - 1, y0 + 1);
+    const ty = fy - y0;
+    for (let x = 0; x < w; x++) {
+      const fx = (x / Math.max(1, w - 1)) * (g - 1);
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(g - 1, x0 + 1);
+      const tx = fx - x0;
+      for (let ch = 0; ch < c; ch++) {
+        const at = (yy: number, xx: number) => coarse[(yy * g + xx) * c + ch] as number;
+        const v = (1 - ty) * ((1 - tx) * at(y0, x0) + tx * at(y0, x1)) + ty * ((1 - tx) * at(y1, x0) + tx * at(y1, x1));
+        const grain = s.uniform() - 0.5;
+        img[(y * w + x) * c + ch] = Math.round(Math.min(1, Math.max(0, 1.6 * (v - 0.5) + 0.5 + 0.25 * grain)) * 255);
+      }
+    }
+  }
+  return img;
+}
+
+/** The key's stamp: a sparse pattern of +1 pixels (about one in six), the same for every stamp trigger. */
+export function stampPattern(seed: Uint8Array, pixels: number): Float32Array {
+  const s = new KeyStream(seed, "triggers/stamp-pattern");
+  return Float32Array.from({ length: pixels }, () => (s.int(6) === 0 ? 1 : 0));
+}
+
+/** Indices of the dataset images a key uses as stamp bases: distinct, uniform, from "triggers/stamp-bases". */
+export function chooseStampBases(seed: Uint8Array, count: number, available: number): number[] {
+  if (count > available) throw new RangeError(`need ${count} base images, the dataset has ${available}`);
+  const s = new KeyStream(seed, "triggers/stamp-bases");
+  const chosen = new Set<number>();
+  while (chosen.size < count) chosen.add(s.int(available));
+  return [...chosen];
+}

@@ -1,0 +1,155 @@
+import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCb } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import { promisify } from "node:util";
+import { z } from "zod";
+import { keyCommitment } from "../core/keys/derive.js";
+import { type WatermarkKey, watermarkParamsSchema } from "../core/watermark/params.js";
+import { fromFsError, ProvmarkError } from "../errors.js";
+import { writeFileAtomic } from "../model/atomic-write.js";
+
+const scrypt = promisify(scryptCb) as (
+  password: string,
+  salt: Buffer,
+  keylen: number,
+  options: { N: number; r: number; p: number; maxmem: number },
+) => Promise<Buffer>;
+
+/** scrypt cost: about 0.1 s and 32 MiB per try on a laptop core, which makes guessing expensive. */
+const KDF = { name: "scrypt" as const, N: 2 ** 15, r: 8, p: 1 };
+
+const headerSchema = z.object({
+  format: z.literal("provmark-key"),
+  version: z.literal(1),
+  keyId: z.string().regex(/^[0-9a-f]{16}$/),
+  kdf: z.object({
+    name: z.literal("scrypt"),
+    N: z
+      .number()
+      .int()
+      .min(2 ** 10)
+      .max(2 ** 22),
+    r: z.number().int().min(1).max(32),
+    p: z.number().int().min(1).max(16),
+    salt: z.string(),
+  }),
+});
+const fileSchema = headerSchema.extend({
+  cipher: z.object({ name: z.literal("aes-256-gcm"), iv: z.string(), tag: z.string() }),
+  ciphertext: z.string(),
+});
+const secretSchema = z.object({
+  seed: z.string().regex(/^[0-9a-f]{64}$/),
+  params: watermarkParamsSchema,
+  stampBases: z.array(z.object({ label: z.number().int().min(0), pixels: z.string() })),
+});
+
+/** The public id of a key: the first 16 hex digits of its commitment. */
+export function keyId(key: WatermarkKey): string {
+  return Buffer.from(keyCommitment(key.seed)).toString("hex").slice(0, 16);
+}
+
+async function deriveKey(passphrase: string, kdf: z.infer<typeof headerSchema>["kdf"]): Promise<Buffer> {
+  return scrypt(passphrase.normalize("NFC"), Buffer.from(kdf.salt, "base64"), 32, {
+    N: kdf.N,
+    r: kdf.r,
+    p: kdf.p,
+    maxmem: 256 * kdf.N * kdf.r,
+  });
+}
+
+/**
+ * Encrypts a key with a passphrase (scrypt, AES-256-GCM; the header is bound as additional data so
+ * it cannot be altered) and writes it atomically with mode 0600. Refuses to replace a file unless
+ * `overwrite`: losing a watermark key loses the ability to prove ownership.
+ */
+export async function writeKeyFile(
+  path: string,
+  key: WatermarkKey,
+  passphrase: string,
+  overwrite = false,
+): Promise<void> {
+  if (
+    !overwrite &&
+    (await stat(path).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    throw new ProvmarkError("OUTPUT_EXISTS", `${path} exists already`, {
+      subject: path,
+      hints: ["Refusing to replace a key file. Choose another --out, or pass --force if you really mean it."],
+    });
+  }
+  const header = {
+    format: "provmark-key" as const,
+    version: 1 as const,
+    keyId: keyId(key),
+    kdf: { ...KDF, salt: randomBytes(16).toString("base64") },
+  };
+  const secret = JSON.stringify({
+    seed: Buffer.from(key.seed).toString("hex"),
+    params: key.params,
+    stampBases: key.stampBases.map((b) => ({ label: b.label, pixels: Buffer.from(b.pixels).toString("base64") })),
+  });
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", await deriveKey(passphrase, header.kdf), iv);
+  cipher.setAAD(Buffer.from(JSON.stringify(header)));
+  const ciphertext = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()]);
+  const file = {
+    ...header,
+    cipher: { name: "aes-256-gcm", iv: iv.toString("base64"), tag: cipher.getAuthTag().toString("base64") },
+    ciphertext: ciphertext.toString("base64"),
+  };
+  await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, 0o600);
+}
+
+/** Reads and decrypts a key file; a wrong passphrase or any alteration is KEY_DECRYPT_FAILED. */
+export async function readKeyFile(path: string, passphrase: string): Promise<WatermarkKey> {
+  const text = await readFile(path, "utf8").catch((e: unknown) => {
+    throw fromFsError(e, path);
+  });
+  const invalid = (why: string) =>
+    new ProvmarkError("KEY_FILE_INVALID", `${path} is not a valid provmark key file: ${why}`, {
+      subject: path,
+      hints: ["Use the file written by `provmark keygen`; restore it from your backup if it was damaged."],
+    });
+  let parsed: z.infer<typeof fileSchema>;
+  try {
+    const r = fileSchema.safeParse(JSON.parse(text));
+    if (!r.success) throw invalid(r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+    parsed = r.data;
+  } catch (e) {
+    if (e instanceof ProvmarkError) throw e;
+    throw invalid((e as Error).message);
+  }
+  const { cipher, ciphertext, ...header } = parsed;
+  let plain: string;
+  try {
+    const d = createDecipheriv(
+      "aes-256-gcm",
+      await deriveKey(passphrase, header.kdf),
+      Buffer.from(cipher.iv, "base64"),
+    );
+    d.setAAD(Buffer.from(JSON.stringify(header)));
+    d.setAuthTag(Buffer.from(cipher.tag, "base64"));
+    plain = Buffer.concat([d.update(Buffer.from(ciphertext, "base64")), d.final()]).toString("utf8");
+  } catch (e) {
+    throw new ProvmarkError("KEY_DECRYPT_FAILED", `cannot decrypt ${path}: wrong passphrase, or the file was altered`, {
+      subject: path,
+      cause: e,
+      hints: ["Check PROVMARK_PASSPHRASE (or what you typed at the prompt)."],
+    });
+  }
+  const secret = secretSchema.safeParse(JSON.parse(plain));
+  if (!secret.success) throw invalid("the decrypted contents do not match the key schema");
+  const key: WatermarkKey = {
+    seed: new Uint8Array(Buffer.from(secret.data.seed, "hex")),
+    params: secret.data.params,
+    stampBases: secret.data.stampBases.map((b) => ({
+      label: b.label,
+      pixels: new Uint8Array(Buffer.from(b.pixels, "base64")),
+    })),
+  };
+  if (keyId(key) !== header.keyId) throw invalid("the key id does not match the key");
+  return key;
+}

@@ -1,0 +1,44 @@
+import { randomBytes } from "node:crypto";
+import {
+  type StampBase,
+  stampTriggerCount,
+  type WatermarkKey,
+  type WatermarkParams,
+} from "../core/watermark/params.js";
+import { chooseStampBases } from "../core/watermark/triggers.js";
+import { ProvmarkError } from "../errors.js";
+import { loadDataset } from "../model/datasets/index.js";
+
+/**
+ * A new key: 32 bytes from the OS's CSPRNG. Stamp triggers need in-distribution base images, so
+ * for the stamp and mixed families they are chosen (by the key) from the dataset's training split
+ * and kept in the key, which keeps the key self-contained.
+ */
+export async function generateKey(params: WatermarkParams, dataset?: string): Promise<WatermarkKey> {
+  const seed = new Uint8Array(randomBytes(32));
+  const need = stampTriggerCount(params);
+  const stampBases: StampBase[] = [];
+  if (need > 0) {
+    if (dataset === undefined) {
+      throw new ProvmarkError("USAGE", `the ${params.family} trigger family needs --dataset (for its base images)`, {
+        subject: "--dataset",
+      });
+    }
+    const data = await loadDataset(dataset);
+    const [h, w, c] = params.inputShape;
+    if (data.inputShape.join(",") !== [h, w, c].join(",") || data.numClasses > params.classes) {
+      throw new ProvmarkError(
+        "DATASET_MODEL_MISMATCH",
+        `dataset ${data.name} has input [${data.inputShape}] with ${data.numClasses} classes; the key is for [${params.inputShape}] with ${params.classes}`,
+        { subject: "--dataset" },
+      );
+    }
+    const px = h * w * c;
+    for (const i of chooseStampBases(seed, need, data.train.count)) {
+      const pixels = new Uint8Array(px);
+      for (let j = 0; j < px; j++) pixels[j] = Math.round((data.train.x[i * px + j] as number) * 255);
+      stampBases.push({ pixels, label: data.train.y[i] as number });
+    }
+  }
+  return { seed, params, stampBases };
+}
