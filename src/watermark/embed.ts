@@ -43,7 +43,7 @@ export const EMBED_DEFAULTS: EmbedSettings = {
   maxEpochs: 4,
   batchSize: 128,
   learningRate: 1e-3,
-  lambda: 0.5,
+  lambda: 0.01,
   triggerRatio: 0.5,
   seed: 1,
 };
@@ -225,7 +225,9 @@ async function fineTune(tf: TF, model: tfTypes.LayersModel, carrier: Carrier, t:
             () => {
               const pred = model.apply(x, { training: true }) as tfTypes.Tensor;
               const ce = tf.metrics.categoricalCrossentropy(y, pred).mean();
-              const w = (carrier.kernel.read() as tfTypes.Tensor).mean(-1).reshape([carrier.length, 1]);
+              // The sum over outputs has the mean's signs (extraction is unchanged) without its 1/out
+              // factor, which would otherwise let the task loss drown the mark in wide layers.
+              const w = (carrier.kernel.read() as tfTypes.Tensor).sum(-1).reshape([carrier.length, 1]);
               const logits = tf.matMul(X, w).reshape([T]);
               return ce.add(tf.losses.sigmoidCrossEntropy(b, logits).mul(s.lambda)) as tfTypes.Scalar;
             },

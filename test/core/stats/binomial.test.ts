@@ -78,7 +78,8 @@ describe("logBinomialTail", () => {
         fc.integer({ min: -2, max: 202 }),
         fc.double({ min: 0, max: 1, noNaN: true }),
         (n, k, p) => {
-          expect(logBinomialTail(n, k + 1, p)).toBeLessThanOrEqual(logBinomialTail(n, k, p));
+          // 1e-12 absorbs rounding of ln P near 0 (probabilities within ~1e-16 of 1)
+          expect(logBinomialTail(n, k + 1, p)).toBeLessThanOrEqual(logBinomialTail(n, k, p) + 1e-12);
         },
       ),
       { numRuns: 500 },
@@ -151,7 +152,8 @@ describe("logPoissonBinomialTail", () => {
   it("is non-increasing in k", () => {
     fc.assert(
       fc.property(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 40 }), fc.nat(41), (ps, k) => {
-        expect(logPoissonBinomialTail(ps, k + 1)).toBeLessThanOrEqual(logPoissonBinomialTail(ps, k));
+        // 1e-12 absorbs rounding of ln P near 0 (seen: 2.3e-16 with several p_i within 1e-12 of 1)
+        expect(logPoissonBinomialTail(ps, k + 1)).toBeLessThanOrEqual(logPoissonBinomialTail(ps, k) + 1e-12);
       }),
       { numRuns: 300 },
     );
