@@ -98,7 +98,7 @@ export function buildProgram(): Command {
     .description("train a reproducible baseline model on a dataset")
     .requiredOption("--out <dir>", "where to write the trained model (LayersModel directory)")
     .option("--dataset <spec>", "mnist (built in) or idx:<dir>", "mnist")
-    .addOption(new Option("--arch <arch>", "model architecture").choices(["mlp", "cnn"]).default("mlp"))
+    .addOption(new Option("--arch <arch>", "model architecture").choices(["mlp", "mlp-small", "cnn"]).default("mlp"))
     .option("--epochs <n>", "training epochs (default: per architecture)", intArg("--epochs", 1, 1000))
     .option("--batch-size <n>", "batch size", intArg("--batch-size", 1, 65536))
     .option("--seed <n>", "random seed (weights init, shuffling, dropout)", intArg("--seed", 0, 2 ** 31 - 1), 1)

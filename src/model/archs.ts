@@ -1,7 +1,7 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 
 type TF = typeof tfTypes;
-export type Arch = "mlp" | "cnn";
+export type Arch = "mlp" | "mlp-small" | "cnn";
 
 export interface TrainDefaults {
   epochs: number;
@@ -20,6 +20,7 @@ export interface TrainDefaults {
  */
 export const ARCH_DEFAULTS: Record<Arch, TrainDefaults> = {
   mlp: { epochs: 12, batchSize: 128, learningRate: 2e-3, lrDecay: 0.85, maxShift: 1 },
+  "mlp-small": { epochs: 10, batchSize: 128, learningRate: 2e-3, lrDecay: 0.85, maxShift: 1 },
   cnn: { epochs: 3, batchSize: 64, learningRate: 1e-3, lrDecay: 1, maxShift: 1 },
 };
 
@@ -43,6 +44,13 @@ export function buildModel(
     model.add(tf.layers.dropout({ rate: 0.2, seed: seed * 101 + n++, name: "dropout1" }));
     model.add(tf.layers.dense({ units: 128, activation: "relu", kernelInitializer: init(), name: "dense2" }));
     model.add(tf.layers.dropout({ rate: 0.2, seed: seed * 101 + n++, name: "dropout2" }));
+    model.add(tf.layers.dense({ units: numClasses, activation: "softmax", kernelInitializer: init(), name: "logits" }));
+    return model;
+  }
+  if (arch === "mlp-small") {
+    // A second, narrower architecture (no dropout) whose first layer still reads the raw pixels.
+    model.add(tf.layers.flatten({ inputShape: [...inputShape], name: "flatten" }));
+    model.add(tf.layers.dense({ units: 96, activation: "relu", kernelInitializer: init(), name: "dense1" }));
     model.add(tf.layers.dense({ units: numClasses, activation: "softmax", kernelInitializer: init(), name: "logits" }));
     return model;
   }

@@ -48,8 +48,8 @@ export const EMBED_DEFAULTS: EmbedSettings = {
   seed: 1,
 };
 
-/** Steps between checks of both marks; embedding stops once they have held for two checks in a row. */
-const CHECK_EVERY = 16;
+/** Steps between checks of both marks (a check costs about one step); embedding stops once they have held for two checks in a row. */
+const CHECK_EVERY = 8;
 
 export interface EmbedRequest {
   model: string;

@@ -7,7 +7,14 @@ import { ProvmarkError } from "../errors.js";
  */
 export async function getPassphrase({ confirm = false }: { confirm?: boolean } = {}): Promise<string> {
   const env = process.env.PROVMARK_PASSPHRASE;
-  if (env !== undefined && env !== "") return env;
+  if (env !== undefined && env !== "") {
+    if (confirm && env.length < 8) {
+      throw new ProvmarkError("USAGE", "PROVMARK_PASSPHRASE must have at least 8 characters for a new key", {
+        subject: "PROVMARK_PASSPHRASE",
+      });
+    }
+    return env;
+  }
   if (!process.stdin.isTTY || !process.stderr.isTTY) {
     throw new ProvmarkError("KEY_PASSPHRASE_MISSING", "no passphrase for the key file", {
       hints: ["Set PROVMARK_PASSPHRASE (e.g. from your CI secret store), or run in a terminal to be asked."],

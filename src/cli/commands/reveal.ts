@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type Certificate, certificateSchema } from "../../core/watermark/certificate.js";
 import { buildReveal, checkReveal, type Reveal, revealSchema } from "../../core/watermark/reveal.js";
 import { deriveTriggers } from "../../core/watermark/triggers.js";
-import { fromFsError, ProvmarkError } from "../../errors.js";
+import { ExitCode, fromFsError, ProvmarkError } from "../../errors.js";
 import { writeFileAtomic } from "../../model/atomic-write.js";
 import { CERTIFICATE_FILE } from "../../watermark/embed.js";
 import { readKeyFile } from "../../watermark/key-file.js";
@@ -77,5 +77,5 @@ export async function checkRevealCmd(opts: { reveal: string; certificate: string
       ? `ok: all ${c.checked} revealed triggers belong to the certificate's trigger set`
       : `FAILED: ${c.failures.length} of ${c.checked} triggers do not match\n${c.failures.map((f) => `  ${f}`).join("\n")}`,
   );
-  if (!check.ok) process.exitCode = 3;
+  if (!check.ok) process.exitCode = ExitCode.notDetected;
 }
