@@ -44,7 +44,7 @@ export const EMBED_DEFAULTS: EmbedSettings = {
   batchSize: 128,
   learningRate: 1e-3,
   lambda: 0.01,
-  triggerRatio: 0.5,
+  triggerRatio: 0.35,
   seed: 1,
 };
 

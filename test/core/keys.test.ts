@@ -110,7 +110,7 @@ describe("watermark secrets are fixed by the seed", () => {
       ]
     `);
     expect(toHex(h.digest())).toMatchInlineSnapshot(
-      `"754fa017fde42f4697aa96abd604f715b5f81bf19611d3fdbe6712ce75aa03f2"`,
+      `"4b2caabb055c52efeb75b2bd94390c432b17331a88cb9e3a3753a9fa815ca054"`,
     );
     expect(Array.from(deriveMessage(seed, 16))).toMatchInlineSnapshot(`
       [
