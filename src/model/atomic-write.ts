@@ -11,6 +11,16 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /**
+ * Refuses an existing output before any work starts (training, embedding), so a long job never ends
+ * in OUTPUT_EXISTS; `hint` tells the user what to do instead.
+ */
+export async function assertOutputFree(out: string, overwrite: boolean, hint: string): Promise<void> {
+  if (!overwrite && (await exists(out))) {
+    throw new ProvmarkError("OUTPUT_EXISTS", `${out} exists already`, { subject: out, hints: [hint] });
+  }
+}
+
+/**
  * Writes a directory atomically: `fill` writes into a fresh temp sibling, which is renamed into
  * place only when complete, so a crash or error never leaves a half-written output. An existing
  * output is refused unless `overwrite`, and then replaced only after the new one is complete.
@@ -20,12 +30,7 @@ export async function writeDirAtomic(
   fill: (tmpDir: string) => Promise<void>,
   { overwrite = false }: { overwrite?: boolean } = {},
 ): Promise<void> {
-  if (!overwrite && (await exists(out))) {
-    throw new ProvmarkError("OUTPUT_EXISTS", `${out} exists already`, {
-      subject: out,
-      hints: ["Choose another --out path, or pass --force to replace it."],
-    });
-  }
+  await assertOutputFree(out, overwrite, "Choose another --out path, or pass --force to replace it.");
   const parent = dirname(out);
   await mkdir(parent, { recursive: true }).catch((e: unknown) => {
     throw fromFsError(e, parent, "create");

@@ -1,6 +1,6 @@
-import { stat } from "node:fs/promises";
 import { ProvmarkError } from "../errors.js";
 import { ARCH_DEFAULTS, type Arch, buildModel } from "./archs.js";
+import { assertOutputFree } from "./atomic-write.js";
 import { type BackendChoice, type BackendInfo, hasKernel, loadTf } from "./backend.js";
 import { loadDataset } from "./datasets/index.js";
 import { fileSaveHandler } from "./fs-io-handler.js";
@@ -42,18 +42,11 @@ export interface TrainResult {
 
 /** Trains a reproducible baseline and saves it atomically as a LayersModel directory. */
 export async function trainModel(req: TrainRequest): Promise<TrainResult> {
-  if (
-    !req.force &&
-    (await stat(req.out).then(
-      () => true,
-      () => false,
-    ))
-  ) {
-    throw new ProvmarkError("OUTPUT_EXISTS", `${req.out} exists already`, {
-      subject: req.out,
-      hints: ["Choose another --out, or pass --force to replace it once training succeeds."],
-    });
-  }
+  await assertOutputFree(
+    req.out,
+    req.force ?? false,
+    "Choose another --out, or pass --force to replace it once training succeeds.",
+  );
   const data = await loadDataset(req.dataset);
   const loaded = await loadTf(req.backend);
   const { tf } = loaded;

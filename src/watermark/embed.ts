@@ -1,4 +1,3 @@
-import { stat } from "node:fs/promises";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { createRng, permutation } from "../core/rng.js";
 import { buildCertificate, type Certificate, certificateHash } from "../core/watermark/certificate.js";
@@ -13,6 +12,7 @@ import {
 } from "../core/watermark/weight-mark.js";
 import { ProvmarkError } from "../errors.js";
 import { weightsDigestOf } from "../model/artifacts-digest.js";
+import { assertOutputFree } from "../model/atomic-write.js";
 import { type BackendChoice, loadTf } from "../model/backend.js";
 import { loadDataset } from "../model/datasets/index.js";
 import { fileSaveHandler, loadLayersModel } from "../model/fs-io-handler.js";
@@ -89,18 +89,11 @@ export interface EmbedResult {
  */
 export async function embedWatermark(req: EmbedRequest): Promise<EmbedResult> {
   const s: EmbedSettings = { ...EMBED_DEFAULTS, ...req.settings };
-  if (
-    !req.force &&
-    (await stat(req.out).then(
-      () => true,
-      () => false,
-    ))
-  ) {
-    throw new ProvmarkError("OUTPUT_EXISTS", `${req.out} exists already`, {
-      subject: req.out,
-      hints: ["Choose another --out, or pass --force to replace it once embedding succeeds."],
-    });
-  }
+  await assertOutputFree(
+    req.out,
+    req.force ?? false,
+    "Choose another --out, or pass --force to replace it once embedding succeeds.",
+  );
   const { tf } = await loadTf(req.backend);
   const model = await loadLayersModel(tf, req.model);
   try {

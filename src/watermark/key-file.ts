@@ -1,11 +1,11 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCb } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { z } from "zod";
 import { keyCommitment } from "../core/keys/derive.js";
 import { type WatermarkKey, watermarkParamsSchema } from "../core/watermark/params.js";
 import { fromFsError, ProvmarkError } from "../errors.js";
-import { writeFileAtomic } from "../model/atomic-write.js";
+import { assertOutputFree, writeFileAtomic } from "../model/atomic-write.js";
 
 const scrypt = promisify(scryptCb) as (
   password: string,
@@ -68,18 +68,11 @@ export async function writeKeyFile(
   passphrase: string,
   overwrite = false,
 ): Promise<void> {
-  if (
-    !overwrite &&
-    (await stat(path).then(
-      () => true,
-      () => false,
-    ))
-  ) {
-    throw new ProvmarkError("OUTPUT_EXISTS", `${path} exists already`, {
-      subject: path,
-      hints: ["Refusing to replace a key file. Choose another --out, or pass --force if you really mean it."],
-    });
-  }
+  await assertOutputFree(
+    path,
+    overwrite,
+    "Refusing to replace a key file. Choose another --out, or pass --force if you really mean it.",
+  );
   const header = {
     format: "provmark-key" as const,
     version: 1 as const,
