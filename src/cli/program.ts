@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { ProvmarkError } from "../errors.js";
+import { EMBED_DEFAULTS } from "../watermark/embed-defaults.js";
 import { reportError } from "./output.js";
 
 /** Options every command sees (program-level flags). */
@@ -141,10 +142,26 @@ export function buildProgram(): Command {
     .requiredOption("--key <file>", "watermark key (passphrase from $PROVMARK_PASSPHRASE or a prompt)")
     .requiredOption("--out <dir>", "where to write the watermarked model")
     .option("--dataset <spec>", "clean training data for the fine-tune", "mnist")
-    .option("--max-epochs <n>", "upper bound on fine-tuning epochs", intArg("--max-epochs", 1, 100))
-    .option("--lambda <x>", "weight of the weight-watermark loss", numArg("--lambda", 0, 1000))
-    .option("--trigger-ratio <x>", "triggers per clean example in each batch", numArg("--trigger-ratio", 0.01, 4))
-    .option("--learning-rate <x>", "Adam learning rate", numArg("--learning-rate", 1e-7, 1))
+    .option(
+      "--max-epochs <n>",
+      `upper bound on fine-tuning epochs (default: ${EMBED_DEFAULTS.maxEpochs}; stops early)`,
+      intArg("--max-epochs", 1, 100),
+    )
+    .option(
+      "--lambda <x>",
+      `weight of the weight-watermark loss (default: ${EMBED_DEFAULTS.lambda})`,
+      numArg("--lambda", 0, 1000),
+    )
+    .option(
+      "--trigger-ratio <x>",
+      `triggers per clean example in each batch (default: ${EMBED_DEFAULTS.triggerRatio})`,
+      numArg("--trigger-ratio", 0.01, 4),
+    )
+    .option(
+      "--learning-rate <x>",
+      `Adam learning rate (default: ${EMBED_DEFAULTS.learningRate})`,
+      numArg("--learning-rate", 1e-7, 1),
+    )
     .option("--force", "replace --out if it exists")
     .option("--json", "machine-readable output")
     .action(async (opts) => (await import("./commands/embed.js")).embed(opts, globals()));

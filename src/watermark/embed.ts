@@ -20,33 +20,14 @@ import type { WeightSpec } from "../model/manifest-schema.js";
 import { accuracy } from "../model/train-loop.js";
 import { VERSION } from "../version.js";
 import { assertDatasetFitsModel, assertKeyFitsModel, type Carrier, findCarrier } from "./compat.js";
+import { EMBED_DEFAULTS, type EmbedSettings } from "./embed-defaults.js";
 import { predictLabels, triggerBatch } from "./trigger-tensors.js";
 
 type TF = typeof tfTypes;
 
+export { EMBED_DEFAULTS, type EmbedSettings } from "./embed-defaults.js";
+
 export const CERTIFICATE_FILE = "watermark-certificate.json";
-
-/** Fine-tuning settings; the defaults meet the fidelity targets on the built-in MNIST MLP. */
-export interface EmbedSettings {
-  /** Upper bound on fine-tuning epochs; embedding stops early once both marks are in place. */
-  maxEpochs: number;
-  batchSize: number;
-  learningRate: number;
-  /** Weight λ of the weight-watermark term BCE(sigmoid(X·w), b). */
-  lambda: number;
-  /** Trigger examples added to each batch, as a fraction of its clean examples. */
-  triggerRatio: number;
-  seed: number;
-}
-
-export const EMBED_DEFAULTS: EmbedSettings = {
-  maxEpochs: 4,
-  batchSize: 128,
-  learningRate: 1e-3,
-  lambda: 0.01,
-  triggerRatio: 0.35,
-  seed: 1,
-};
 
 /** Steps between checks of both marks (a check costs about one step); embedding stops once they have held for two checks in a row. */
 const CHECK_EVERY = 8;
