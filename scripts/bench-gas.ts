@@ -6,8 +6,10 @@
  *   registerVersion (with a parent, 59-char CIDv1) <= 60,000 gas; anchorBatch <= 100 gas per version at
  *   N = 1024; runtime bytecode < 24,576 bytes (EIP-170).
  */
+
 import { fileURLToPath } from "node:url";
 import { type Contract, type ContractTransactionResponse, keccak256, id as labelHash, toUtf8Bytes } from "ethers";
+import { REGISTER_VERSION_TYPES, registryDomain } from "../src/ledger/register-typed-data.js";
 
 process.env.HARDHAT_CONFIG ??= fileURLToPath(new URL("../hardhat.config.ts", import.meta.url));
 process.env.CI ??= "true";
@@ -51,19 +53,8 @@ await gas(tx(registry, owner, "setMaintainer")(MODEL, maintainer.address, true))
 const registerByMaintainer = await gas(tx(registry, maintainer, "registerVersion")(MODEL, v(3), v(2), cert(3), CID));
 
 const { chainId } = await ethers.provider.getNetwork();
-const domain = { name: "ProvenanceRegistry", version: "1", chainId, verifyingContract: address };
-const types = {
-  RegisterVersion: [
-    { name: "signer", type: "address" },
-    { name: "modelId", type: "bytes32" },
-    { name: "digest", type: "bytes32" },
-    { name: "parent", type: "bytes32" },
-    { name: "certificateHash", type: "bytes32" },
-    { name: "manifestCidHash", type: "bytes32" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
+const domain = registryDomain(chainId, address);
+const types = REGISTER_VERSION_TYPES;
 async function bySig(i: number, parent: string): Promise<number> {
   const nonce = (await registry.getFunction("nonces")(owner.address)) as bigint;
   const deadline = BigInt((await ethers.provider.getBlock("latest"))?.timestamp ?? 0) + 3600n;

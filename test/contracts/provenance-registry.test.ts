@@ -13,6 +13,7 @@ import {
 import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REGISTER_VERSION_TYPES, registryDomain } from "../../src/ledger/register-typed-data.js";
 
 let conn: NetworkConnection;
 let owner: HardhatEthersSigner;
@@ -284,27 +285,11 @@ describe("ProvenanceRegistry: models and versions", () => {
 });
 
 describe("ProvenanceRegistry: EIP-712 registration by signature", () => {
-  const types = {
-    RegisterVersion: [
-      { name: "signer", type: "address" },
-      { name: "modelId", type: "bytes32" },
-      { name: "digest", type: "bytes32" },
-      { name: "parent", type: "bytes32" },
-      { name: "certificateHash", type: "bytes32" },
-      { name: "manifestCidHash", type: "bytes32" },
-      { name: "nonce", type: "uint256" },
-      { name: "deadline", type: "uint256" },
-    ],
-  };
+  const types = REGISTER_VERSION_TYPES;
   type Req = { modelId: string; digest: string; parent: string; cid: string; deadline: bigint };
 
   async function domain(c: Contract, chainId?: bigint) {
-    return {
-      name: "ProvenanceRegistry",
-      version: "1",
-      chainId: chainId ?? (await conn.ethers.provider.getNetwork()).chainId,
-      verifyingContract: await c.getAddress(),
-    };
+    return registryDomain(chainId ?? (await conn.ethers.provider.getNetwork()).chainId, await c.getAddress());
   }
   async function sign(
     c: Contract,
