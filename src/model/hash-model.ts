@@ -43,8 +43,7 @@ export async function hashModel(path: string, options: HashOptions = {}): Promis
   const loc = options.filesOnly ? undefined : await locateModel(path);
   const layouts = loc === undefined ? [] : await layoutShards(loc);
   const baseDir = st.isFile() ? dirname(abs) : abs;
-  const listed = st.isFile() ? manifestFiles(abs, layouts) : await listFiles(abs, path);
-  if (st.isFile()) listed[0] = { ...(listed[0] as ListedFile), size: st.size };
+  const listed = st.isFile() ? manifestFiles(abs, st.size, layouts) : await listFiles(abs, path);
 
   const shardOf = new Map<string, { layout: GroupLayout; router: WeightRouter<WeightSink> }>();
   const leaves: WeightLeaf[] = [];
@@ -120,10 +119,10 @@ function fileEntry(baseDir: string, abs: string, size: number): ListedFile {
 }
 
 /** A manifest file and its shards: what `hash <manifest.json>` covers. */
-function manifestFiles(manifestAbs: string, layouts: readonly GroupLayout[]): ListedFile[] {
+function manifestFiles(manifestAbs: string, manifestSize: number, layouts: readonly GroupLayout[]): ListedFile[] {
   const baseDir = dirname(manifestAbs);
   return [
-    fileEntry(baseDir, manifestAbs, 0),
+    fileEntry(baseDir, manifestAbs, manifestSize),
     ...layouts.flatMap((l) => l.shards.map((s) => fileEntry(baseDir, s.abs, s.size))),
   ];
 }

@@ -1,5 +1,5 @@
 import type * as tfTypes from "@tensorflow/tfjs";
-import { createRng, permutation } from "../core/rng.js";
+import { createRng, permutation, type Rng } from "../core/rng.js";
 import { ProvmarkError } from "../errors.js";
 import { type Dataset, pixelsPerExample, type Split } from "./datasets/dataset.js";
 
@@ -44,9 +44,7 @@ export async function fitModel(
   const yb = new Int32Array(opts.batchSize);
   const stats: EpochStats[] = [];
   let done = 0;
-  // A Dropout layer built with a seed draws the same mask on every call; reseeding it before each
-  // step from the run's seed gives fresh masks that are still reproducible.
-  const dropouts = model.layers.filter((l) => l.getClassName() === "Dropout") as unknown as { seed?: number }[];
+  const reseed = dropoutReseeder(model);
   const dropoutRng = createRng(opts.seed, "train-dropout");
   const optimizer = model.optimizer as unknown as { learningRate?: number };
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
@@ -60,20 +58,12 @@ export async function fitModel(
     let batches = 0;
     for (let start = 0; start < count; start += opts.batchSize) {
       const n = Math.min(opts.batchSize, count - start);
-      for (let i = 0; i < n; i++) {
-        const j = order[start + i] as number;
-        const src = data.train.x.subarray(j * pixels, (j + 1) * pixels);
-        const dst = xb.subarray(i * pixels, (i + 1) * pixels);
-        const m = opts.maxShift ?? 0;
-        if (m > 0) shiftImage(src, dst, data.inputShape, shiftRng.int(2 * m + 1) - m, shiftRng.int(2 * m + 1) - m);
-        else dst.set(src);
-        yb[i] = data.train.y[j] as number;
-      }
+      fillBatch(data.train, order, start, n, data.inputShape, xb, yb, { rng: shiftRng, max: opts.maxShift ?? 0 });
       const [x, y] = tf.tidy(() => [
         tf.tensor(xb.subarray(0, n * pixels), [n, ...data.inputShape]),
         tf.oneHot(tf.tensor1d(yb.subarray(0, n), "int32"), data.numClasses),
       ]);
-      for (const d of dropouts) d.seed = dropoutRng.int(2 ** 31);
+      reseed(dropoutRng);
       let loss: number;
       try {
         const r = await model.trainOnBatch(x as tfTypes.Tensor, y as tfTypes.Tensor);
@@ -111,6 +101,44 @@ export function accuracy(tf: TF, model: tfTypes.LayersModel, split: Split, data:
     for (let i = 0; i < n; i++) if (pred[i] === split.y[start + i]) correct++;
   }
   return split.count === 0 ? 0 : correct / split.count;
+}
+
+/**
+ * Copies examples `order[start .. start + n)` of a split into the batch buffers; with a shift, each
+ * image is translated by a seeded random offset of up to `max` pixels.
+ */
+export function fillBatch(
+  split: Split,
+  order: ArrayLike<number>,
+  start: number,
+  n: number,
+  shape: readonly [number, number, number],
+  xb: Float32Array,
+  yb: Int32Array,
+  shift?: { rng: Rng; max: number },
+): void {
+  const pixels = shape[0] * shape[1] * shape[2];
+  const m = shift?.max ?? 0;
+  for (let i = 0; i < n; i++) {
+    const j = order[start + i] as number;
+    const src = split.x.subarray(j * pixels, (j + 1) * pixels);
+    const dst = xb.subarray(i * pixels, (i + 1) * pixels);
+    if (shift && m > 0) shiftImage(src, dst, shape, shift.rng.int(2 * m + 1) - m, shift.rng.int(2 * m + 1) - m);
+    else dst.set(src);
+    yb[i] = split.y[j] as number;
+  }
+}
+
+/**
+ * A Dropout layer built with a seed draws the same mask on every call; calling the returned function
+ * before each training step reseeds every Dropout layer from `rng`, giving fresh masks that are
+ * still reproducible.
+ */
+export function dropoutReseeder(model: tfTypes.LayersModel): (rng: Rng) => void {
+  const dropouts = model.layers.filter((l) => l.getClassName() === "Dropout") as unknown as { seed?: number }[];
+  return (rng) => {
+    for (const d of dropouts) d.seed = rng.int(2 ** 31);
+  };
 }
 
 /** Copies an HxWxC image translated by (dx, dy) pixels, filling uncovered pixels with 0. */

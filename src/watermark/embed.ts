@@ -17,7 +17,7 @@ import { type BackendChoice, loadTf } from "../model/backend.js";
 import { loadDataset } from "../model/datasets/index.js";
 import { fileSaveHandler, loadLayersModel } from "../model/fs-io-handler.js";
 import type { WeightSpec } from "../model/manifest-schema.js";
-import { accuracy } from "../model/train-loop.js";
+import { accuracy, dropoutReseeder, fillBatch } from "../model/train-loop.js";
 import { VERSION } from "../version.js";
 import { assertDatasetFitsModel, assertKeyFitsModel, type Carrier, findCarrier } from "./compat.js";
 import { EMBED_DEFAULTS, type EmbedSettings } from "./embed-defaults.js";
@@ -157,7 +157,7 @@ async function fineTune(tf: TF, model: tfTypes.LayersModel, carrier: Carrier, t:
   );
   const optimizer = tf.train.adam(s.learningRate);
   const vars = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
-  const dropouts = model.layers.filter((l) => l.getClassName() === "Dropout") as unknown as { seed?: number }[];
+  const reseed = dropoutReseeder(model);
   const rng = createRng(s.seed, "embed");
   const perBatch = Math.max(1, Math.round(s.batchSize * s.triggerRatio));
   const total = data.train.count * s.maxEpochs;
@@ -174,11 +174,7 @@ async function fineTune(tf: TF, model: tfTypes.LayersModel, carrier: Carrier, t:
       const order = permutation(data.train.count, rng);
       for (let start = 0; start < data.train.count; start += s.batchSize) {
         const n = Math.min(s.batchSize, data.train.count - start);
-        for (let i = 0; i < n; i++) {
-          const j = order[start + i] as number;
-          xb.set(data.train.x.subarray(j * px, (j + 1) * px), i * px);
-          yb[i] = data.train.y[j] as number;
-        }
+        fillBatch(data.train, order, start, n, shape, xb, yb);
         const pick = new Int32Array(perBatch);
         for (let i = 0; i < perBatch; i++) {
           if (trigPos === trigOrder.length) {
@@ -187,7 +183,7 @@ async function fineTune(tf: TF, model: tfTypes.LayersModel, carrier: Carrier, t:
           }
           pick[i] = trigOrder[trigPos++] as number;
         }
-        for (const d of dropouts) d.seed = rng.int(2 ** 31);
+        reseed(rng);
         const cost: tfTypes.Scalar = tf.tidy(() => {
           const idx = tf.tensor1d(pick, "int32");
           const x = tf.concat([tf.tensor(xb.subarray(0, n * px), [n, ...shape]), tf.gather(trigX, idx)]);
