@@ -12,6 +12,10 @@ export const ExitCode = {
   notDetected: 3,
   /** verify: some evidence, not enough to decide at α (or no test could run). */
   inconclusive: 4,
+  /** check: the model's digest is not registered (also the runtime guard's MODEL_UNREGISTERED). */
+  unregistered: 5,
+  /** check: the model's digest is registered but revoked. */
+  revoked: 6,
 } as const;
 
 interface CodeInfo {
@@ -52,6 +56,35 @@ export const ErrorCodes = {
   LAYER_NOT_FOUND: usage("The watermark layer named by the key or flag is not in the model."),
   LAYER_TOO_SMALL: usage("The watermark layer has fewer carrier weights than the message has bits."),
   DATASET_MODEL_MISMATCH: usage("The dataset's input shape or class count does not match the model."),
+  CHAIN_UNREACHABLE: usage("The JSON-RPC endpoint did not answer (down, wrong URL, or blocked)."),
+  CHAIN_RPC_ERROR: usage("The JSON-RPC endpoint answered with an error or a malformed result."),
+  CHAIN_ID_MISMATCH: usage("The endpoint serves another chain than the one expected."),
+  CHAIN_SIGNER_MISSING: usage("A transaction needs a signer: set PROVMARK_PRIVATE_KEY or pass --keystore."),
+  CHAIN_KEYSTORE_INVALID: usage("The JSON keystore is unreadable, or its passphrase is wrong."),
+  CHAIN_INSUFFICIENT_FUNDS: usage("The signer's account cannot pay for the transaction's gas."),
+  CHAIN_TX_FAILED: usage("A transaction was reverted, dropped or replaced; nothing was recorded."),
+  CHAIN_JOURNAL_INVALID: usage("The embedded chain's journal is damaged or does not replay as recorded."),
+  CHAIN_BUSY: usage("Another provmark process holds the embedded chain's lock."),
+  REGISTRY_NOT_DEPLOYED: usage("No ProvenanceRegistry is known (or has code) on this chain: deploy one first."),
+  REGISTRY_DUPLICATE_DIGEST: usage("That digest is registered already (digests are unique, forever)."),
+  REGISTRY_UNKNOWN_PARENT: usage("The parent digest is not a registered version of this model."),
+  REGISTRY_REVOKED_PARENT: usage("The parent version is revoked; a revoked version cannot have children."),
+  REGISTRY_UNKNOWN_VERSION: usage("The digest is not registered."),
+  REGISTRY_ALREADY_REVOKED: usage("The version is revoked already."),
+  REGISTRY_NOT_AUTHORIZED: usage("The signer is not the model's owner or a maintainer."),
+  REGISTRY_UNKNOWN_MODEL: usage("No model namespace has that name or id."),
+  REGISTRY_SIGNATURE_REJECTED: usage("The EIP-712 signature is expired, replayed, or for another signer/chain."),
+  REGISTRY_REVERTED: usage("The registry rejected the call for another reason (see the decoded error)."),
+  MODEL_UNREGISTERED: { exit: ExitCode.unregistered, summary: "The model's digest is not registered." },
+  MODEL_REVOKED: { exit: ExitCode.revoked, summary: "The model's digest is registered but revoked." },
+  MANIFEST_INVALID: usage("A release manifest is not valid JSON or does not match its schema."),
+  IPFS_UNREACHABLE: usage("The Kubo RPC API did not answer (daemon down or wrong --ipfs-api URL)."),
+  IPFS_API_ERROR: usage("The Kubo RPC API answered with an error."),
+  IPFS_CID_INVALID: usage("A string that should be a CID is not one."),
+  IPFS_NOT_FOUND: usage("The CID's content is not in the store (or could not be fetched in time)."),
+  IPFS_CONTENT_INVALID: usage("Content read back from IPFS does not hash to its CID or is malformed."),
+  ENVELOPE_INVALID: usage("An encrypted artifact envelope is malformed or truncated."),
+  ENVELOPE_DECRYPT_FAILED: usage("An encrypted artifact could not be decrypted: wrong key, or it was altered."),
   TRAINING_DIVERGED: { exit: 1, summary: "Training produced a non-finite loss." },
   INTERNAL: { exit: ExitCode.internal, summary: "An unexpected internal error (a bug: please report it)." },
 } as const satisfies Record<string, CodeInfo>;
