@@ -14,11 +14,11 @@ export interface Settings {
   ipfs: { mode: "embedded" | "kubo"; apiUrl: string | null; blockstoreDir: string };
 }
 
-/** The settings commands will use, from flags and environment; reads nothing from disk. */
-export function settings(flags: { dataDir?: string } = {}): Settings {
+/** The settings commands will use, from flags, then environment; reads nothing from disk. */
+export function settings(flags: { dataDir?: string; rpc?: string; ipfsApi?: string } = {}): Settings {
   const dir = dataDir(flags.dataDir);
-  const rpcUrl = process.env.PROVMARK_RPC_URL || null;
-  const apiUrl = process.env.PROVMARK_IPFS_API || null;
+  const rpcUrl = flags.rpc || process.env.PROVMARK_RPC_URL || null;
+  const apiUrl = flags.ipfsApi || process.env.PROVMARK_IPFS_API || null;
   return {
     dataDir: dir,
     chain: { mode: rpcUrl ? "rpc" : "embedded", rpcUrl, stateDir: join(dir, "chain") },

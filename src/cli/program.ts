@@ -194,7 +194,128 @@ export function buildProgram(): Command {
     .option("--json", "machine-readable output")
     .action(async (opts) => (await import("./commands/reveal.js")).checkRevealCmd(opts));
 
+  // ---------------------------------------------------------------- ledger
+
+  program
+    .command("register")
+    .description("record a model version on chain: digest, parent, certificate hash, manifest CID (IPFS)")
+    .requiredOption("--model <dir>", "the released model directory")
+    .option("--cert <file>", "watermark certificate (default: <dir>/watermark-certificate.json if present)")
+    .option("--parent <digest>", "files digest of the version this one derives from")
+    .option("--name <name>", "model namespace, created on first use (default: the directory's name)")
+    .option("--version <version>", "version label (default: the digest's first 12 hex digits)")
+    .option("--license <spdx>", "license of the weights (manifest metadata)")
+    .option("--training-data <ref>", "training data reference, repeatable (manifest metadata)", collect)
+    .option("--description <text>", "free-form description (manifest metadata)")
+    .option("--meta <key=value>", "extra manifest metadata, repeatable", collect)
+    .option("--upload", "also add the model's files to IPFS (CIDs recorded in the manifest)")
+    .option("--encrypt", "with --upload: seal each file in an AES-256-GCM envelope (key derived from --key)")
+    .option("--key <file>", "watermark key file the envelope key derives from")
+    .addOption(
+      new Option("--profile <name>", "IPFS import profile")
+        .choices(["unixfs-v1-2025", "kubo-legacy"])
+        .default("unixfs-v1-2025"),
+    )
+    .option("--manifest-out <file>", "also write the release manifest to this file");
+  withLedgerFlags(program.commands.at(-1) as Command, { write: true }).action(async (opts) =>
+    (await import("./commands/register.js")).register(opts, globals()),
+  );
+
+  withLedgerFlags(
+    program
+      .command("history")
+      .description("a model's versions (by name) or a version's lineage (by digest), with revocations")
+      .argument("<model-or-digest>", "model name, or a version's files digest"),
+  ).action(async (target: string, opts) => (await import("./commands/history.js")).history(target, opts, globals()));
+
+  withLedgerFlags(
+    program
+      .command("check")
+      .description("hash a directory and look it up: registered (exit 0), unregistered (5) or revoked (6)")
+      .argument("<dir>", "model directory"),
+  ).action(async (dir: string, opts) => (await import("./commands/check.js")).check(dir, opts, globals()));
+
+  withLedgerFlags(
+    program
+      .command("revoke")
+      .description("mark a version revoked, with a reason (the record stays; check then reports it)")
+      .argument("<digest>", "the version's files digest")
+      .requiredOption("--reason <text>", "why, for the record (stored in the event log)"),
+    { write: true },
+  ).action(async (digest: string, opts) => (await import("./commands/revoke.js")).revoke(digest, opts, globals()));
+
+  withLedgerFlags(
+    program
+      .command("manifest")
+      .description("build a release manifest without registering it (input for batch-anchor)")
+      .requiredOption("--model <dir>", "model directory")
+      .requiredOption("--out <file>", "where to write the manifest JSON")
+      .option("--cert <file>", "watermark certificate (default: <dir>/watermark-certificate.json if present)")
+      .option("--parent <digest>", "files digest of the parent version")
+      .option("--name <name>", "model namespace (default: the directory's name)")
+      .option("--version <version>", "version label (default: the digest's first 12 hex digits)")
+      .option("--license <spdx>", "license of the weights")
+      .option("--training-data <ref>", "training data reference, repeatable", collect)
+      .option("--description <text>", "free-form description")
+      .option("--force", "replace --out if it exists"),
+  ).action(async (opts) => (await import("./commands/batch.js")).manifest(opts));
+
+  withLedgerFlags(
+    program
+      .command("batch-anchor")
+      .description("anchor many release manifests under one Merkle root (one transaction)")
+      .argument("<manifests...>", "release manifest files")
+      .option("--out <file>", "write the batch document (every record's Merkle proof) here"),
+    { write: true },
+  ).action(async (manifests: string[], opts) =>
+    (await import("./commands/batch.js")).batchAnchor(manifests, opts, globals()),
+  );
+
+  withLedgerFlags(
+    program
+      .command("deploy")
+      .description("deploy a ProvenanceRegistry to --rpc and record it under <data dir>/deployments/")
+      .option("--force", "deploy a new registry even if one is recorded for this chain"),
+    { write: true },
+  ).action(async (opts) => (await import("./commands/deploy.js")).deploy(opts, globals()));
+
+  program
+    .command("chain")
+    .description("serve the embedded persistent chain over JSON-RPC (other commands then use it)")
+    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .option("--port <port>", "TCP port (0 picks a free one)", intArg("--port", 0, 65535), 8545)
+    .option("--json", "machine-readable output (one line once listening)")
+    .action(async (opts) => (await import("./commands/chain.js")).chain(opts, globals()));
+
+  program
+    .command("account")
+    .description("EVM accounts for signing transactions")
+    .command("new")
+    .description("create a random account as an encrypted JSON keystore (mode 0600)")
+    .requiredOption("--out <file>", "keystore file to write")
+    .option("--force", "replace --out if it exists")
+    .option("--json", "machine-readable output")
+    .action(async (opts) => (await import("./commands/account.js")).accountNew(opts));
+
   return program;
+}
+
+/** The chain and IPFS flags of ledger commands. */
+function withLedgerFlags(cmd: Command, { write = false } = {}): Command {
+  cmd
+    .option("--rpc <url>", "EVM JSON-RPC URL (default: $PROVMARK_RPC_URL, else the embedded chain)")
+    .option(
+      "--registry <address>",
+      "ProvenanceRegistry address (default: $PROVMARK_REGISTRY or the recorded deployment)",
+    )
+    .option("--chain-id <id>", "refuse an endpoint that serves another chain")
+    .option("--ipfs-api <url>", "Kubo RPC API URL (default: $PROVMARK_IPFS_API, else embedded Helia)");
+  if (write) {
+    cmd
+      .option("--keystore <file>", "encrypted JSON keystore of the signer (default: $PROVMARK_PRIVATE_KEY)")
+      .option("--confirmations <n>", "blocks to wait for after mining", intArg("--confirmations", 1, 100), 1);
+  }
+  return cmd.option("--json", "machine-readable output");
 }
 
 /** Runs the CLI and returns the exit code (never throws). */

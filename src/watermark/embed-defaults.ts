@@ -19,3 +19,6 @@ export const EMBED_DEFAULTS: EmbedSettings = {
   triggerRatio: 0.35,
   seed: 1,
 };
+
+/** File name of the public certificate `embed` writes next to the marked model. */
+export const CERTIFICATE_FILE = "watermark-certificate.json";

@@ -20,17 +20,18 @@ import type { WeightSpec } from "../model/manifest-schema.js";
 import { accuracy, dropoutReseeder, fillBatch } from "../model/train-loop.js";
 import { VERSION } from "../version.js";
 import { assertDatasetFitsModel, assertKeyFitsModel, type Carrier, findCarrier } from "./compat.js";
-import { EMBED_DEFAULTS, type EmbedSettings } from "./embed-defaults.js";
+import { CERTIFICATE_FILE, EMBED_DEFAULTS, type EmbedSettings } from "./embed-defaults.js";
 import { predictLabels, triggerBatch } from "./trigger-tensors.js";
 
 type TF = typeof tfTypes;
 
 export { EMBED_DEFAULTS, type EmbedSettings } from "./embed-defaults.js";
 
-export const CERTIFICATE_FILE = "watermark-certificate.json";
 
 /** Steps between checks of both marks (a check costs about one step); embedding stops once they have held for two checks in a row. */
 const CHECK_EVERY = 8;
+
+export { CERTIFICATE_FILE };
 
 export interface EmbedRequest {
   model: string;

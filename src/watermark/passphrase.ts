@@ -5,22 +5,33 @@ import { ProvmarkError } from "../errors.js";
  * The key passphrase: PROVMARK_PASSPHRASE, else asked on the terminal with echo off (twice when
  * `confirm`). Never logged. Without either, a coded error explains how to provide it.
  */
-export async function getPassphrase({ confirm = false }: { confirm?: boolean } = {}): Promise<string> {
-  const env = process.env.PROVMARK_PASSPHRASE;
+export async function getPassphrase({
+  confirm = false,
+  envVar = "PROVMARK_PASSPHRASE",
+  label = "key",
+}: {
+  confirm?: boolean;
+  /** Environment variable read first (keystores use their own). */
+  envVar?: string;
+  /** What the passphrase unlocks, for the prompt and messages. */
+  label?: string;
+} = {}): Promise<string> {
+  const env = process.env[envVar];
   if (env !== undefined && env !== "") {
     if (confirm && env.length < 8) {
-      throw new ProvmarkError("USAGE", "PROVMARK_PASSPHRASE must have at least 8 characters for a new key", {
-        subject: "PROVMARK_PASSPHRASE",
+      throw new ProvmarkError("USAGE", `${envVar} must have at least 8 characters for a new ${label}`, {
+        subject: envVar,
       });
     }
     return env;
   }
   if (!process.stdin.isTTY || !process.stderr.isTTY) {
-    throw new ProvmarkError("KEY_PASSPHRASE_MISSING", "no passphrase for the key file", {
-      hints: ["Set PROVMARK_PASSPHRASE (e.g. from your CI secret store), or run in a terminal to be asked."],
+    throw new ProvmarkError("KEY_PASSPHRASE_MISSING", `no passphrase for the ${label} file`, {
+      subject: envVar,
+      hints: [`Set ${envVar} (e.g. from your CI secret store), or run in a terminal to be asked.`],
     });
   }
-  const first = await ask("key passphrase: ");
+  const first = await ask(`${label} passphrase: `);
   if (first.length < 8) {
     throw new ProvmarkError("USAGE", "the passphrase must have at least 8 characters", { subject: "passphrase" });
   }

@@ -6,7 +6,7 @@ import { buildReveal, checkReveal, type Reveal, revealSchema } from "../../core/
 import { deriveTriggers } from "../../core/watermark/triggers.js";
 import { ExitCode, fromFsError, ProvmarkError } from "../../errors.js";
 import { writeFileAtomic } from "../../model/atomic-write.js";
-import { CERTIFICATE_FILE } from "../../watermark/embed.js";
+import { CERTIFICATE_FILE } from "../../watermark/embed-defaults.js";
 import { readKeyFile } from "../../watermark/key-file.js";
 import { getPassphrase } from "../../watermark/passphrase.js";
 import { emit } from "../output.js";

@@ -85,3 +85,8 @@ export function secretCommitment(seed: Uint8Array, what: string, data: Uint8Arra
   const salt = new KeyStream(seed, `commitment-salt/${what}`).bytes(32);
   return sha256(concatBytes(utf8(`provmark/commitment/${what}/v1\0`), salt, data));
 }
+
+/** The AES-256 key of private-artifact envelopes (src/store/envelope.ts), derived from the watermark seed. */
+export function envelopeKey(seed: Uint8Array): Uint8Array {
+  return new KeyStream(seed, "envelope/aes-256-gcm").bytes(32);
+}

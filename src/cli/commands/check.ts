@@ -1,0 +1,64 @@
+import { ExitCode } from "../../errors.js";
+import { emit } from "../output.js";
+import type { GlobalOptions } from "../program.js";
+import { iso, type LedgerFlags, ledgerOptions } from "./ledger-flags.js";
+
+/** Hashes a directory and reports registered / unregistered / revoked, with lineage (exit 0 / 5 / 6). */
+export async function check(dir: string, flags: LedgerFlags, globals: GlobalOptions): Promise<void> {
+  const { checkModel } = await import("../../release/check-model.js");
+  const r = await checkModel(dir, ledgerOptions(flags, globals));
+  const lineage = r.lineage.map((v) => ({
+    digest: v.digest.slice(2),
+    registeredAt: iso(v.registeredAt),
+    registrant: v.registrant,
+    revokedAt: iso(v.revokedAt),
+    revocationReason: v.revocationReason,
+    manifestCid: v.manifestCid,
+    certificateHash: v.certificateHash?.slice(2) ?? null,
+    txHash: v.txHash,
+  }));
+  const rec = lineage[0] ?? null;
+  emit(
+    {
+      path: dir,
+      status: r.status,
+      digest: r.digest,
+      weightsDigest: r.weightsDigest,
+      modelId: r.record?.modelId ?? null,
+      registeredAt: rec?.registeredAt ?? null,
+      registrant: rec?.registrant ?? null,
+      revokedAt: rec?.revokedAt ?? null,
+      revocationReason: rec?.revocationReason ?? null,
+      manifestCid: rec?.manifestCid ?? null,
+      lineage,
+      chainId: r.chainId,
+      contract: r.contract,
+      rpc: r.rpc,
+    },
+    flags,
+    (o) => {
+      const head = {
+        registered: `REGISTERED  ${o.path}`,
+        unregistered: `UNREGISTERED  ${o.path}: no registered version has these files`,
+        revoked: `REVOKED  ${o.path} (at ${o.revokedAt}: ${o.revocationReason})`,
+      }[o.status];
+      const lines = [
+        head,
+        `  digest: ${o.digest}`,
+        `  chain ${o.chainId} (${o.rpc}), registry ${o.contract ?? "(none yet)"}`,
+      ];
+      if (o.lineage.length) {
+        lines.push("  lineage (newest first):");
+        for (const v of o.lineage) {
+          lines.push(
+            `    ${v.digest}  ${v.registeredAt} by ${v.registrant}${v.revokedAt ? `  REVOKED ${v.revokedAt}` : ""}`,
+          );
+        }
+      }
+      return lines.join("\n");
+    },
+  );
+  process.exitCode = { registered: ExitCode.ok, unregistered: ExitCode.unregistered, revoked: ExitCode.revoked }[
+    r.status
+  ];
+}

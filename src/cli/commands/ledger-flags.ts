@@ -1,0 +1,66 @@
+import { settings } from "../../config.js";
+import { ProvmarkError } from "../../errors.js";
+import type { LedgerOptions } from "../../ledger/open-ledger.js";
+import type { StoreSettings } from "../../store/open-store.js";
+import type { GlobalOptions } from "../program.js";
+
+/** Flags shared by the commands that touch the chain and IPFS (see program.ts `withLedgerFlags`). */
+export interface LedgerFlags {
+  rpc?: string;
+  registry?: string;
+  chainId?: string;
+  keystore?: string;
+  confirmations?: number;
+  ipfsApi?: string;
+  json?: boolean;
+}
+
+export function ledgerOptions(flags: LedgerFlags, globals: GlobalOptions): Omit<LedgerOptions, "access"> {
+  const s = settings({
+    ...(globals.dataDir ? { dataDir: globals.dataDir } : {}),
+    ...(flags.rpc ? { rpc: flags.rpc } : {}),
+  });
+  const registry = flags.registry ?? process.env.PROVMARK_REGISTRY;
+  let expectChainId: bigint | undefined;
+  if (flags.chainId !== undefined) {
+    if (!/^\d+$/.test(flags.chainId)) {
+      throw new ProvmarkError("USAGE", `--chain-id must be a decimal chain id, got ${flags.chainId}`, {
+        subject: "--chain-id",
+      });
+    }
+    expectChainId = BigInt(flags.chainId);
+  }
+  return {
+    dataDir: s.dataDir,
+    rpcUrl: s.chain.rpcUrl,
+    ...(registry ? { registry } : {}),
+    ...(expectChainId === undefined ? {} : { expectChainId }),
+    ...(flags.keystore ? { signer: { keystore: flags.keystore } } : {}),
+    confirmations: flags.confirmations ?? 1,
+  };
+}
+
+export function storeSettings(flags: LedgerFlags, globals: GlobalOptions): StoreSettings {
+  const s = settings({
+    ...(globals.dataDir ? { dataDir: globals.dataDir } : {}),
+    ...(flags.ipfsApi ? { ipfsApi: flags.ipfsApi } : {}),
+  });
+  return s.ipfs.mode === "kubo" && s.ipfs.apiUrl
+    ? { mode: "kubo", apiUrl: s.ipfs.apiUrl }
+    : { mode: "embedded", blockstoreDir: s.ipfs.blockstoreDir };
+}
+
+/** Unix seconds as ISO 8601 (UTC). */
+export const iso = (seconds: number | null) => (seconds === null ? null : new Date(seconds * 1000).toISOString());
+
+/** A digest argument: 64 hex digits, with or without 0x → 0x-prefixed lower case. */
+export function digestArg(text: string, what = "digest"): string {
+  const h = text.trim().toLowerCase().replace(/^0x/, "");
+  if (!/^[0-9a-f]{64}$/.test(h)) {
+    throw new ProvmarkError("USAGE", `${what} must be 64 hex digits, got ${JSON.stringify(text)}`, {
+      subject: what,
+      hints: ["`provmark hash <dir>` prints a model's files digest."],
+    });
+  }
+  return `0x${h}`;
+}

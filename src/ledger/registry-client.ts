@@ -1,0 +1,248 @@
+import {
+  Contract,
+  type ContractRunner,
+  type ContractTransactionResponse,
+  type EventLog,
+  keccak256,
+  type Log,
+  type Provider,
+  toUtf8Bytes,
+} from "ethers";
+import { ProvmarkError } from "../errors.js";
+import { ledgerError } from "./decode-error.js";
+import { PROVENANCE_REGISTRY_ABI, type ProvenanceRegistryContract } from "./generated/provenance-registry.js";
+import { queryLogsChunked } from "./query-logs.js";
+
+export const ZERO32 = `0x${"0".repeat(64)}`;
+
+/** The on-chain id of a model namespace name (names are claimed first come, first served). */
+export function modelIdOf(name: string): string {
+  return keccak256(toUtf8Bytes(`provmark/model/v1:${name}`));
+}
+
+/** A 64-hex-digit digest (with or without 0x) as bytes32; USAGE error naming `what` otherwise. */
+export function toBytes32(hex: string, what = "digest"): string {
+  const h = hex.trim().toLowerCase().replace(/^0x/, "");
+  if (!/^[0-9a-f]{64}$/.test(h)) {
+    throw new ProvmarkError("USAGE", `${what} must be 64 hex digits (a SHA-256), got ${JSON.stringify(hex)}`, {
+      subject: what,
+    });
+  }
+  return `0x${h}`;
+}
+
+/** Everything the chain knows about one version: storage plus its VersionRegistered/VersionRevoked logs. */
+export interface VersionRecord {
+  digest: string;
+  modelId: string;
+  parent: string | null;
+  certificateHash: string | null;
+  manifestCid: string;
+  registrant: string;
+  /** Block time of registration, unix seconds. */
+  registeredAt: number;
+  revokedAt: number | null;
+  revocationReason: string | null;
+  txHash: string;
+  blockNumber: number;
+}
+
+export interface RegisterInput {
+  modelId: string;
+  digest: string;
+  parent: string | null;
+  certificateHash: string | null;
+  manifestCid: string;
+}
+
+export interface TxResult {
+  txHash: string;
+  blockNumber: number;
+  /** Block time, unix seconds. */
+  timestamp: number;
+}
+
+export interface RegistryClientOptions {
+  address: string;
+  runner: ContractRunner & { provider: Provider | null };
+  /** First block worth scanning for logs (the deployment block). */
+  fromBlock: number;
+  /** Where the chain is, for messages ("embedded chain in …" or the RPC URL). */
+  rpc: string;
+  confirmations?: number | undefined;
+  /** How long to wait for a transaction to be mined. */
+  txTimeoutMs?: number | undefined;
+}
+
+/** Typed access to one ProvenanceRegistry: reads, writes that wait for confirmations, decoded errors. */
+export class RegistryClient {
+  readonly address: string;
+  readonly rpc: string;
+  private readonly contract: ProvenanceRegistryContract;
+  private readonly provider: Provider;
+  private readonly fromBlock: number;
+  private readonly confirmations: number;
+  private readonly txTimeoutMs: number;
+
+  constructor(o: RegistryClientOptions) {
+    if (!o.runner.provider) throw new Error("RegistryClient needs a runner with a provider");
+    this.address = o.address;
+    this.rpc = o.rpc;
+    this.contract = new Contract(o.address, PROVENANCE_REGISTRY_ABI, o.runner) as unknown as ProvenanceRegistryContract;
+    this.provider = o.runner.provider;
+    this.fromBlock = o.fromBlock;
+    this.confirmations = o.confirmations ?? 1;
+    this.txTimeoutMs = o.txTimeoutMs ?? 300_000;
+  }
+
+  async modelOwner(modelId: string): Promise<string | null> {
+    const owner = await this.read("read the model owner", () => this.contract.modelOwner(modelId));
+    return /^0x0{40}$/i.test(owner) ? null : owner;
+  }
+
+  /** Creates the namespace when it does not exist (the signer becomes its owner). */
+  async ensureModel(modelId: string): Promise<TxResult | null> {
+    if ((await this.modelOwner(modelId)) !== null) return null;
+    return this.send("create the model namespace", () => this.contract.createModel(modelId));
+  }
+
+  register(r: RegisterInput): Promise<TxResult> {
+    return this.send("register the version", () =>
+      this.contract.registerVersion(
+        r.modelId,
+        r.digest,
+        r.parent ?? ZERO32,
+        r.certificateHash ?? ZERO32,
+        r.manifestCid,
+      ),
+    );
+  }
+
+  revoke(digest: string, reason: string): Promise<TxResult> {
+    return this.send("revoke the version", () => this.contract.revokeVersion(digest, reason));
+  }
+
+  anchorBatch(root: string, count: number, manifestCid: string): Promise<TxResult> {
+    return this.send("anchor the batch", () => this.contract.anchorBatch(root, count, manifestCid));
+  }
+
+  async getBatch(root: string): Promise<{ anchoredAt: number; anchorer: string; count: number } | null> {
+    const b = await this.read("read the batch", () => this.contract.getBatch(root));
+    return b.anchoredAt === 0n
+      ? null
+      : { anchoredAt: Number(b.anchoredAt), anchorer: b.anchorer, count: Number(b.count) };
+  }
+
+  verifyBatchRecord(root: string, leaf: string, proof: string[]): Promise<boolean> {
+    return this.read("verify the batch proof", () => this.contract.verifyBatchRecord(root, leaf, proof));
+  }
+
+  /** The full record of `digest`, or null if it was never registered. */
+  async version(digest: string): Promise<VersionRecord | null> {
+    const v = await this.read("look up the version", () => this.contract.getVersion(digest));
+    if (v.registeredAt === 0n) return null;
+    const [registered] = await this.logs("VersionRegistered", [null, digest]);
+    if (!registered) {
+      throw new ProvmarkError(
+        "CHAIN_RPC_ERROR",
+        `${digest} is registered but ${this.rpc} returned no VersionRegistered log for it`,
+        { hints: ["The node may prune old logs; use an archive node or one that serves eth_getLogs fully."] },
+      );
+    }
+    const revoked = v.revokedAt === 0n ? null : ((await this.logs("VersionRevoked", [digest]))[0] ?? null);
+    return toRecord(registered, revoked);
+  }
+
+  /** Every version of a model in registration order, with revocations. */
+  async versionsOf(modelId: string): Promise<VersionRecord[]> {
+    const registered = await this.logs("VersionRegistered", [modelId]);
+    if (registered.length === 0) return [];
+    const revocations = new Map<string, EventLog>();
+    for (const log of await this.logs("VersionRevoked", [])) revocations.set(String(log.args[0]), log);
+    return registered.map((log) => toRecord(log, revocations.get(String(log.args[1])) ?? null));
+  }
+
+  /** `digest` and its ancestors up to the root version (first element is `digest` itself). */
+  async lineage(digest: string): Promise<VersionRecord[]> {
+    const chain: VersionRecord[] = [];
+    const seen = new Set<string>();
+    let next: string | null = digest;
+    while (next !== null && !seen.has(next)) {
+      seen.add(next);
+      const rec = await this.version(next);
+      if (!rec) break;
+      chain.push(rec);
+      next = rec.parent;
+    }
+    return chain;
+  }
+
+  private async logs(event: "VersionRegistered" | "VersionRevoked", topics: (string | null)[]): Promise<EventLog[]> {
+    const filter = this.contract.filters[event]?.(...topics);
+    if (!filter) throw new Error(`no event ${event} in the ABI`);
+    const logs: (Log | EventLog)[] = await queryLogsChunked(
+      (from, to) => this.contract.queryFilter(filter, from, to),
+      () => this.provider.getBlockNumber(),
+      this.fromBlock,
+    ).catch((e: unknown) => {
+      throw ledgerError(e, `read ${event} logs`, this.rpc);
+    });
+    return logs.filter((l): l is EventLog => "args" in l);
+  }
+
+  private async read<T>(action: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      throw ledgerError(e, action, this.rpc);
+    }
+  }
+
+  private async send(action: string, f: () => Promise<ContractTransactionResponse>): Promise<TxResult> {
+    let tx: ContractTransactionResponse;
+    try {
+      tx = await f();
+    } catch (e) {
+      throw ledgerError(e, action, this.rpc);
+    }
+    let receipt: Awaited<ReturnType<ContractTransactionResponse["wait"]>>;
+    try {
+      receipt = await tx.wait(this.confirmations, this.txTimeoutMs);
+    } catch (e) {
+      if ((e as { code?: string }).code === "TIMEOUT") {
+        throw new ProvmarkError(
+          "CHAIN_TX_FAILED",
+          `${action}: transaction ${tx.hash} was not confirmed within ${Math.round(this.txTimeoutMs / 1000)} s`,
+          {
+            hints: [
+              "It may still be mined: check the hash on the chain before retrying (a retry of a registration would revert as a duplicate).",
+            ],
+          },
+        );
+      }
+      throw ledgerError(e, action, this.rpc);
+    }
+    if (!receipt || receipt.status !== 1) {
+      throw new ProvmarkError("CHAIN_TX_FAILED", `${action}: transaction ${tx.hash} reverted`, {});
+    }
+    const block = await this.provider.getBlock(receipt.blockNumber);
+    return { txHash: receipt.hash, blockNumber: receipt.blockNumber, timestamp: block?.timestamp ?? 0 };
+  }
+}
+
+function toRecord(registered: EventLog, revoked: EventLog | null): VersionRecord {
+  const [modelId, digest, parent, certificateHash, manifestCid, registrant, registeredAt] = registered.args;
+  return {
+    digest: String(digest),
+    modelId: String(modelId),
+    parent: parent === ZERO32 ? null : String(parent),
+    certificateHash: certificateHash === ZERO32 ? null : String(certificateHash),
+    manifestCid: String(manifestCid),
+    registrant: String(registrant),
+    registeredAt: Number(registeredAt),
+    revokedAt: revoked ? Number(revoked.args[2]) : null,
+    revocationReason: revoked ? String(revoked.args[1]) : null,
+    txHash: registered.transactionHash,
+    blockNumber: registered.blockNumber,
+  };
+}

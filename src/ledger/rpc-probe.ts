@@ -1,0 +1,75 @@
+import { ProvmarkError } from "../errors.js";
+
+/** Validates an RPC URL flag: http(s) only (websocket endpoints are not supported). */
+export function parseRpcUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ProvmarkError("USAGE", `--rpc must be an http(s) URL, got ${JSON.stringify(url)}`, {
+      subject: "--rpc",
+      hints: ["For a local node: --rpc http://127.0.0.1:8545"],
+    });
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new ProvmarkError("USAGE", `--rpc must use http or https, got ${u.protocol}`, { subject: "--rpc" });
+  }
+  return u;
+}
+
+/** The URL without credentials or query (API keys often live there), for messages and records. */
+export function displayRpc(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
+  } catch {
+    return "<invalid url>";
+  }
+}
+
+/**
+ * Asks the endpoint for its chain id with a timeout, so a dead URL fails fast with a coded error
+ * instead of ethers' endless "failed to detect network" retries.
+ */
+export async function probeChainId(url: string, timeoutMs: number): Promise<bigint> {
+  const shown = displayRpc(url);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (e) {
+    const why = (e as Error).name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : causeText(e);
+    throw new ProvmarkError("CHAIN_UNREACHABLE", `the JSON-RPC endpoint ${shown} is unreachable: ${why}`, {
+      subject: shown,
+      cause: e,
+      hints: [
+        "Is the node running? For a local one: `provmark chain` or `npx hardhat node`.",
+        "Check the --rpc URL (or PROVMARK_RPC_URL); omit it to use the embedded chain.",
+      ],
+    });
+  }
+  const text = await res.text().catch(() => "");
+  let body: { result?: unknown; error?: { message?: string } } | undefined;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (!res.ok || body === undefined || typeof body.result !== "string" || !/^0x[0-9a-f]+$/i.test(body.result)) {
+    const detail = body?.error?.message ?? `HTTP ${res.status}${text ? `: ${text.slice(0, 120)}` : ""}`;
+    throw new ProvmarkError("CHAIN_RPC_ERROR", `${shown} is not an EVM JSON-RPC endpoint (eth_chainId: ${detail})`, {
+      subject: shown,
+      hints: ["Check the URL's path: providers often need /v3/<key> or similar."],
+    });
+  }
+  return BigInt(body.result);
+}
+
+function causeText(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (e as Error).message;
+}

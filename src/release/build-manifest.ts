@@ -1,0 +1,124 @@
+import { readFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { RELEASE_MANIFEST_SCHEMA, type ReleaseManifest } from "../core/release-manifest.js";
+import { type Certificate, certificateHash, certificateSchema } from "../core/watermark/certificate.js";
+import { fromFsError, ProvmarkError } from "../errors.js";
+import { type HashResult, hashModel } from "../model/hash-model.js";
+import { VERSION } from "../version.js";
+import { CERTIFICATE_FILE } from "../watermark/embed-defaults.js";
+
+export interface ManifestInput {
+  model: string;
+  /** Certificate file; default: the model dir's watermark-certificate.json when present. */
+  cert?: string | undefined;
+  /** Parent version's files digest (hex, with or without 0x). */
+  parent?: string | undefined;
+  name?: string | undefined;
+  version?: string | undefined;
+  license?: string | undefined;
+  trainingData?: readonly string[] | undefined;
+  description?: string | undefined;
+  extra?: Record<string, unknown> | undefined;
+  now?: Date;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface BuiltManifest {
+  manifest: ReleaseManifest;
+  hash: HashResult;
+  certificatePath: string | null;
+}
+
+/** Hashes the model, loads and checks its certificate, and assembles the release manifest (no IPFS yet). */
+export async function buildManifest(input: ManifestInput): Promise<BuiltManifest> {
+  const hash = await hashModel(input.model, input.onProgress ? { onProgress: input.onProgress } : {});
+  const { certificate, path: certificatePath } = await loadCertificate(input.model, input.cert);
+  if (certificate && hash.weightsDigest && certificate.model.weightsDigest !== hash.weightsDigest) {
+    throw new ProvmarkError(
+      "USAGE",
+      `the certificate ${certificatePath} is for weights ${certificate.model.weightsDigest.slice(0, 16)}…, but ${input.model} has weights ${hash.weightsDigest.slice(0, 16)}…`,
+      {
+        subject: certificatePath ?? "--cert",
+        hints: ["Pass the certificate written by `provmark embed` for this very model (--cert)."],
+      },
+    );
+  }
+  const parent = input.parent ? normalizeDigest(input.parent, "--parent") : null;
+  if (parent === hash.filesDigest) {
+    throw new ProvmarkError("USAGE", "--parent is the model's own digest", { subject: "--parent" });
+  }
+  const manifest: ReleaseManifest = {
+    schema: RELEASE_MANIFEST_SCHEMA,
+    name: input.name ?? basename(resolve(input.model)),
+    version: input.version ?? hash.filesDigest.slice(0, 12),
+    createdAt: (input.now ?? new Date()).toISOString(),
+    tool: `provmark ${VERSION}`,
+    model: {
+      format: hash.format,
+      filesDigest: hash.filesDigest,
+      weightsDigest: hash.weightsDigest,
+      totalBytes: hash.totalBytes,
+      files: hash.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })),
+    },
+    parent,
+    certificate: certificate ? { hash: certificateHash(certificate), document: certificate } : null,
+    metadata: {
+      license: input.license ?? null,
+      trainingData: [...(input.trainingData ?? [])],
+      description: input.description ?? null,
+      extra: input.extra ?? {},
+    },
+    ipfs: {
+      importSettings: {
+        name: "unixfs-v1-2025",
+        cidVersion: 1,
+        rawLeaves: true,
+        hash: "sha2-256",
+        chunkSize: 1048576,
+        maxChildrenPerNode: 1024,
+      },
+      artifacts: [],
+    },
+  };
+  return { manifest, hash, certificatePath };
+}
+
+/** A 64-hex digest, lower case, without 0x; USAGE error naming `flag` otherwise. */
+export function normalizeDigest(text: string, flag: string): string {
+  const h = text.trim().toLowerCase().replace(/^0x/, "");
+  if (!/^[0-9a-f]{64}$/.test(h)) {
+    throw new ProvmarkError("USAGE", `${flag} must be a 64-hex-digit digest, got ${JSON.stringify(text)}`, {
+      subject: flag,
+      hints: ["`provmark hash <dir>` prints a model's files digest."],
+    });
+  }
+  return h;
+}
+
+async function loadCertificate(
+  model: string,
+  cert: string | undefined,
+): Promise<{ certificate: Certificate | null; path: string | null }> {
+  const path = cert ?? join(model, CERTIFICATE_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    if (cert === undefined && (e as NodeJS.ErrnoException).code === "ENOENT") return { certificate: null, path: null };
+    throw fromFsError(e, path);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  const parsed = certificateSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ProvmarkError("USAGE", `${path} is not a provmark watermark certificate`, {
+      subject: path,
+      hints: ["`provmark embed` writes watermark-certificate.json next to the marked model."],
+    });
+  }
+  return { certificate: parsed.data, path };
+}
