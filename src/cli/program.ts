@@ -53,7 +53,9 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 export function buildProgram(): Command {
   const program = new Command("provmark")
     .description("Watermark, register and detect stolen TensorFlow.js models.")
-    .version(pkg.version, "-V, --version")
+    // not "--version": register and manifest take a --version <label> of their own (run() handles
+    // a leading --version)
+    .version(pkg.version, "-V", "output the version number (also: provmark --version)")
     .option("--debug", "print stack traces for errors")
     .option("--data-dir <dir>", "state directory (default: $PROVMARK_HOME or ~/.provmark)")
     .addOption(
@@ -320,6 +322,10 @@ function withLedgerFlags(cmd: Command, { write = false } = {}): Command {
 
 /** Runs the CLI and returns the exit code (never throws). */
 export async function run(argv: readonly string[]): Promise<number> {
+  if (argv.length === 1 && argv[0] === "--version") {
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
   const program = buildProgram();
   const json = argv.includes("--json");
   const debug = argv.includes("--debug");

@@ -90,6 +90,14 @@ function errorCode(e: unknown): string | undefined {
   return undefined;
 }
 
+/** Every message string in the error and the RPC error objects it wraps (nodes word the same fault differently). */
+function nestedMessages(e: unknown, depth = 0): string[] {
+  if (depth > 6 || e === null || typeof e !== "object") return [];
+  const o = e as Record<string, unknown>;
+  const own = typeof o.message === "string" ? [o.message] : [];
+  return [...own, ...["error", "info", "cause", "data"].flatMap((k) => nestedMessages(o[k], depth + 1))];
+}
+
 const shortMessage = (e: unknown) =>
   (e as { shortMessage?: string })?.shortMessage ?? (e as Error)?.message ?? String(e);
 
@@ -124,10 +132,11 @@ export function ledgerError(e: unknown, action: string, rpc: string): ProvmarkEr
   }
   const code = errorCode(e);
   const msg = shortMessage(e);
-  if (code === "INSUFFICIENT_FUNDS" || /insufficient funds/i.test(msg)) {
+  const all = nestedMessages(e).join(" | ");
+  if (code === "INSUFFICIENT_FUNDS" || /insufficient funds|enough funds/i.test(all)) {
     return new ProvmarkError("CHAIN_INSUFFICIENT_FUNDS", `${action}: the signer cannot pay for gas on ${rpc}`, {
       cause: e,
-      hints: ["Fund the signer's address (`provmark doctor` shows it), or use a funded key."],
+      hints: ["Fund the signer's account (its address is above), or use a funded key."],
     });
   }
   if (
@@ -136,7 +145,7 @@ export function ledgerError(e: unknown, action: string, rpc: string): ProvmarkEr
     code === "ECONNRESET" ||
     code === "NETWORK_ERROR" ||
     code === "TIMEOUT" ||
-    /fetch failed|ECONNREFUSED|socket hang up/i.test(msg)
+    /fetch failed|ECONNREFUSED|socket hang up/i.test(all)
   ) {
     return new ProvmarkError("CHAIN_UNREACHABLE", `${action}: ${rpc} did not answer (${msg})`, {
       cause: e,
@@ -150,7 +159,8 @@ export function ledgerError(e: unknown, action: string, rpc: string): ProvmarkEr
       hints: ["Nothing was recorded. Check the signer's pending transactions and retry."],
     });
   }
-  return new ProvmarkError("CHAIN_RPC_ERROR", `${action}: ${rpc} answered with an error: ${msg}`, {
+  const detail = nestedMessages(e).find((m) => m !== msg && !/could not coalesce/i.test(m)) ?? msg;
+  return new ProvmarkError("CHAIN_RPC_ERROR", `${action}: ${rpc} answered with an error: ${detail}`, {
     cause: e,
     subject: rpc,
   });

@@ -50,9 +50,16 @@ async function openEmbedded(o: LedgerOptions): Promise<Ledger> {
       // a `provmark chain` server holds the chain: talk to it like any RPC, keep the embedded records
       const ledger = await openRpc(o, chain.servedBy, stateDir, "embedded", DEV_ACCOUNT_KEYS[0]);
       const close = ledger.close;
-      return { ...ledger, close: async () => (await close(), await chain.close()) };
+      const closeBoth = async () => {
+        await close();
+        await chain.close();
+      };
+      return { ...ledger, close: closeBoth };
     }
-    const provider = new BrowserProvider(chain.provider, Network.from(chain.chainId), { pollingInterval: 50, cacheTimeout: -1 });
+    const provider = new BrowserProvider(chain.provider, Network.from(chain.chainId), {
+      pollingInterval: 50,
+      cacheTimeout: -1,
+    });
     const rpc = `embedded chain in ${stateDir}`;
     const dev = new Wallet(DEV_ACCOUNT_KEYS[0] as string, provider);
     const own = await loadSigner(o.signer ?? {});

@@ -203,7 +203,12 @@ export class RegistryClient {
     try {
       tx = await f();
     } catch (e) {
-      throw ledgerError(e, action, this.rpc);
+      const err = ledgerError(e, action, this.rpc);
+      const from = (this.contract.runner as { address?: string } | null)?.address;
+      if (err.code === "CHAIN_INSUFFICIENT_FUNDS" && from) {
+        throw new ProvmarkError(err.code, `${err.message} (signer ${from})`, { hints: err.hints, cause: e });
+      }
+      throw err;
     }
     let receipt: Awaited<ReturnType<ContractTransactionResponse["wait"]>>;
     try {
@@ -222,7 +227,7 @@ export class RegistryClient {
       }
       throw ledgerError(e, action, this.rpc);
     }
-    if (!receipt || receipt.status !== 1) {
+    if (receipt?.status !== 1) {
       throw new ProvmarkError("CHAIN_TX_FAILED", `${action}: transaction ${tx.hash} reverted`, {});
     }
     const block = await this.provider.getBlock(receipt.blockNumber);

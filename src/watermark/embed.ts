@@ -27,7 +27,6 @@ type TF = typeof tfTypes;
 
 export { EMBED_DEFAULTS, type EmbedSettings } from "./embed-defaults.js";
 
-
 /** Steps between checks of both marks (a check costs about one step); embedding stops once they have held for two checks in a row. */
 const CHECK_EVERY = 8;
 

@@ -32,7 +32,10 @@ async function rejection(p: Promise<unknown>): Promise<{ code: string; message: 
 
 beforeAll(async () => {
   conn = await network.create();
-  provider = new BrowserProvider(conn.provider as never, Network.from(31337n), { pollingInterval: 20, cacheTimeout: -1 });
+  provider = new BrowserProvider(conn.provider as never, Network.from(31337n), {
+    pollingInterval: 20,
+    cacheTimeout: -1,
+  });
   const deployer = devWallet(0).connect(provider);
   const d = await deployRegistry(deployer, provider, { confirmations: 1, rpc: "test", txTimeoutMs: 30_000 });
   const client = (w: Wallet | BrowserProvider) =>

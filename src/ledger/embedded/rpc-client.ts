@@ -1,0 +1,74 @@
+import { ProvmarkError } from "../../errors.js";
+import { type Eip1193Provider, EMBEDDED_CHAIN_ID } from "./edr-network.js";
+import { RpcError } from "./rpc-error.js";
+
+/**
+ * A small EIP-1193 provider over JSON-RPC 2.0 HTTP POST (no batching), used to talk to a running
+ * `provmark chain` server. Errors the server returns reject as RpcError `{ code, message, data }`.
+ */
+export class HttpRpcClient implements Eip1193Provider {
+  readonly url: string;
+  readonly #timeoutMs: number;
+  #nextId = 1;
+
+  constructor(url: string, { timeoutMs = 120_000 }: { timeoutMs?: number } = {}) {
+    this.url = url;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async request({
+    method,
+    params,
+  }: {
+    method: string;
+    params?: unknown[] | Record<string, unknown>;
+  }): Promise<unknown> {
+    const body = JSON.stringify({ jsonrpc: "2.0", id: this.#nextId++, method, params: params ?? [] });
+    let response: Response;
+    try {
+      response = await fetch(this.url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (e) {
+      throw new ProvmarkError("CHAIN_UNREACHABLE", `${this.url} did not answer ${method}: ${(e as Error).message}`, {
+        subject: this.url,
+        cause: e,
+        hints: ["Is the `provmark chain` server still running?"],
+      });
+    }
+    const text = await response.text();
+    let payload: { result?: unknown; error?: { code?: unknown; message?: unknown; data?: unknown } };
+    try {
+      payload = JSON.parse(text) as typeof payload;
+    } catch (e) {
+      throw new ProvmarkError(
+        "CHAIN_RPC_ERROR",
+        `${this.url} answered ${method} with HTTP ${response.status} and no JSON: ${text.slice(0, 200)}`,
+        { subject: this.url, cause: e },
+      );
+    }
+    if (payload.error !== undefined) {
+      const { code, message, data } = payload.error;
+      throw new RpcError(typeof code === "number" ? code : -32603, String(message ?? "unknown error"), data);
+    }
+    if (!("result" in payload)) {
+      throw new ProvmarkError("CHAIN_RPC_ERROR", `${this.url} answered ${method} without a result`, {
+        subject: this.url,
+      });
+    }
+    return payload.result;
+  }
+}
+
+/** Whether `url` answers as the embedded chain (eth_chainId is 31337) within `timeoutMs`. */
+export async function probeEmbeddedServer(url: string, timeoutMs = 2_000): Promise<boolean> {
+  try {
+    const chainId = await new HttpRpcClient(url, { timeoutMs }).request({ method: "eth_chainId" });
+    return typeof chainId === "string" && BigInt(chainId) === EMBEDDED_CHAIN_ID;
+  } catch {
+    return false;
+  }
+}
