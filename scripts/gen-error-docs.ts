@@ -23,7 +23,7 @@ process.stdout.write(
     "| 2 | usage or input error (every code above marked 2) |",
     "| 3 | `verify`: not detected; `check-reveal`: a revealed trigger does not match the certificate |",
     "| 4 | `verify`: inconclusive (combined p above α but at most 0.01, or no test could run) |",
-    "| 5 | `check`: the model's digest is not registered (`MODEL_UNREGISTERED`) |",
+    "| 5 | `check`, `history`: not registered (`MODEL_UNREGISTERED`) |",
     "| 6 | `check`: the model's digest is registered but revoked (`MODEL_REVOKED`) |",
     "",
   ].join("\n"),

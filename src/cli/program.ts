@@ -234,7 +234,8 @@ export function buildProgram(): Command {
     program
       .command("check")
       .description("hash a directory and look it up: registered (exit 0), unregistered (5) or revoked (6)")
-      .argument("<dir>", "model directory"),
+      .argument("<dir>", "model directory")
+      .option("--manifest", "also fetch the version's manifest from IPFS and check it against the chain"),
   ).action(async (dir: string, opts) => (await import("./commands/check.js")).check(dir, opts, globals()));
 
   withLedgerFlags(

@@ -1,8 +1,10 @@
 import { settings } from "../config.js";
+import { parseManifest, type ReleaseManifest } from "../core/release-manifest.js";
 import { ProvmarkError } from "../errors.js";
 import { type LedgerOptions, openLedger } from "../ledger/open-ledger.js";
 import { toBytes32, type VersionRecord } from "../ledger/registry-client.js";
 import { hashModel } from "../model/hash-model.js";
+import type { StoreSettings } from "../store/open-store.js";
 
 export type CheckStatus = "registered" | "unregistered" | "revoked";
 
@@ -17,16 +19,26 @@ export interface CheckResult {
   chainId: string;
   contract: string | null;
   rpc: string;
+  /** With `manifestFrom`: the registered manifest, fetched from IPFS and checked against the chain. */
+  manifest: ReleaseManifest | null;
 }
 
-/** Hashes `dir` and looks its files digest up in the registry. */
-export async function checkModel(dir: string, ledgerOptions: Omit<LedgerOptions, "access">): Promise<CheckResult> {
+/**
+ * Hashes `dir` and looks its files digest up in the registry. With `manifestFrom`, also fetches the
+ * version's manifest from IPFS and checks that it names this digest, parent and certificate hash.
+ */
+export async function checkModel(
+  dir: string,
+  ledgerOptions: Omit<LedgerOptions, "access">,
+  manifestFrom?: StoreSettings,
+): Promise<CheckResult> {
   const hash = await hashModel(dir);
   const ledger = await openLedger({ ...ledgerOptions, access: "read" });
   try {
     const digest = toBytes32(hash.filesDigest);
     const lineage = ledger.registry ? await ledger.registry.lineage(digest) : [];
     const record = lineage[0] ?? null;
+    const manifest = record && manifestFrom ? await fetchManifest(record, manifestFrom) : null;
     return {
       status: record === null ? "unregistered" : record.revokedAt !== null ? "revoked" : "registered",
       digest: hash.filesDigest,
@@ -36,10 +48,45 @@ export async function checkModel(dir: string, ledgerOptions: Omit<LedgerOptions,
       chainId: ledger.chainId.toString(),
       contract: ledger.registry?.address ?? null,
       rpc: ledger.rpc,
+      manifest,
     };
   } finally {
     await ledger.close();
   }
+}
+
+async function fetchManifest(record: VersionRecord, from: StoreSettings): Promise<ReleaseManifest> {
+  const { openStore } = await import("../store/open-store.js");
+  const store = await openStore(from);
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.cat(record.manifestCid, { maxBytes: 64 * 1024 * 1024 });
+  } finally {
+    await store.close();
+  }
+  const parsed = parseManifest(bytes);
+  if (!parsed.ok) {
+    throw new ProvmarkError("MANIFEST_INVALID", `the manifest at ${record.manifestCid} is not a release manifest`, {
+      subject: record.manifestCid,
+      hints: parsed.problems.slice(0, 5),
+    });
+  }
+  const m = parsed.manifest;
+  const mismatches = [
+    `0x${m.model.filesDigest}` === record.digest ? null : `digest ${m.model.filesDigest}`,
+    (m.parent ? `0x${m.parent}` : null) === record.parent ? null : `parent ${m.parent}`,
+    (m.certificate ? `0x${m.certificate.hash}` : null) === record.certificateHash
+      ? null
+      : `certificate hash ${m.certificate?.hash ?? null}`,
+  ].filter((x) => x !== null);
+  if (mismatches.length) {
+    throw new ProvmarkError(
+      "MANIFEST_INVALID",
+      `the manifest at ${record.manifestCid} disagrees with the on-chain record: ${mismatches.join(", ")}`,
+      { subject: record.manifestCid },
+    );
+  }
+  return m;
 }
 
 export interface AssertRegisteredOptions {

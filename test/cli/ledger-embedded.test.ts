@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseManifest } from "../../src/core/release-manifest.js";
@@ -82,6 +82,22 @@ describe("register → history → check on the embedded chain, across processes
     } finally {
       await store.close();
     }
+  });
+
+  it("check --manifest fetches the manifest from IPFS and matches it to the chain; a missing CID is coded", async () => {
+    const ok = await run(["check", child, "--manifest"]);
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(JSON.parse(ok.stdout).manifest).toMatchObject({ verified: true, name: "demo-model", version: "1.1.0" });
+    // the same chain, but an IPFS store that never saw the manifest
+    const bare = await tempDir();
+    await cp(join(home, "chain"), join(bare, "chain"), { recursive: true });
+    const missing = await provmark(["--data-dir", bare, "check", child, "--manifest", "--json"], {
+      env: { PROVMARK_RPC_URL: "", PROVMARK_IPFS_API: "" },
+    });
+    expect(missing.code).toBe(2);
+    expect(JSON.parse(missing.stdout).error.code).toBe("IPFS_NOT_FOUND");
+    const down = await run(["check", child, "--manifest", "--ipfs-api", "http://127.0.0.1:9"]);
+    expect(JSON.parse(down.stdout).error.code).toBe("IPFS_UNREACHABLE");
   });
 
   it("history by name and by digest, from a fresh process", async () => {

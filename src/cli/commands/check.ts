@@ -1,12 +1,20 @@
 import { ExitCode } from "../../errors.js";
 import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
-import { iso, type LedgerFlags, ledgerOptions } from "./ledger-flags.js";
+import { iso, type LedgerFlags, ledgerOptions, storeSettings } from "./ledger-flags.js";
 
 /** Hashes a directory and reports registered / unregistered / revoked, with lineage (exit 0 / 5 / 6). */
-export async function check(dir: string, flags: LedgerFlags, globals: GlobalOptions): Promise<void> {
+export async function check(
+  dir: string,
+  flags: LedgerFlags & { manifest?: boolean },
+  globals: GlobalOptions,
+): Promise<void> {
   const { checkModel } = await import("../../release/check-model.js");
-  const r = await checkModel(dir, ledgerOptions(flags, globals));
+  const r = await checkModel(
+    dir,
+    ledgerOptions(flags, globals),
+    flags.manifest ? storeSettings(flags, globals) : undefined,
+  );
   const lineage = r.lineage.map((v) => ({
     digest: v.digest.slice(2),
     registeredAt: iso(v.registeredAt),
@@ -30,6 +38,17 @@ export async function check(dir: string, flags: LedgerFlags, globals: GlobalOpti
       revokedAt: rec?.revokedAt ?? null,
       revocationReason: rec?.revocationReason ?? null,
       manifestCid: rec?.manifestCid ?? null,
+      manifest: r.manifest
+        ? {
+            verified: true,
+            name: r.manifest.name,
+            version: r.manifest.version,
+            createdAt: r.manifest.createdAt,
+            license: r.manifest.metadata.license,
+            trainingData: r.manifest.metadata.trainingData,
+            watermarked: r.manifest.certificate !== null,
+          }
+        : null,
       lineage,
       chainId: r.chainId,
       contract: r.contract,
