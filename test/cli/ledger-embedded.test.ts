@@ -1,10 +1,13 @@
 import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { envelopeKey } from "../../src/core/keys/derive.js";
 import { parseManifest } from "../../src/core/release-manifest.js";
 import { isProvmarkError } from "../../src/errors.js";
 import { assertRegistered } from "../../src/release/check-model.js";
+import { isEnvelope, openEnvelope } from "../../src/store/envelope.js";
 import { openStore } from "../../src/store/open-store.js";
+import { readKeyFile } from "../../src/watermark/key-file.js";
 import { provmark } from "../helpers/cli.js";
 import { tempDir, writeFakeModel } from "../helpers/fixtures.js";
 
@@ -158,6 +161,54 @@ describe("register → history → check on the embedded chain, across processes
     expect(JSON.parse(unknownParent.stdout).error.code).toBe("REGISTRY_UNKNOWN_PARENT");
     expect(unknownParent.code).toBe(2);
     expect(await journalLines()).toBe(lines);
+  });
+
+  it("--upload --encrypt stores the weights only as envelopes the key file opens", async () => {
+    const models = await tempDir();
+    const priv = join(models, "private");
+    await writeFakeModel(priv, [{ name: "p/kernel", shape: [8, 8] }]);
+    const key = join(models, "release.key");
+    const env = { PROVMARK_RPC_URL: "", PROVMARK_IPFS_API: "", PROVMARK_PASSPHRASE: "correct horse battery" };
+    const kg = await provmark(
+      ["keygen", "--out", key, "--classes", "3", "--input-shape", "8,8,1", "--bits", "16", "--triggers", "10"],
+      { env },
+    );
+    expect(kg.code, kg.stderr).toBe(0);
+    const r = await provmark(
+      [
+        "--data-dir",
+        home,
+        "register",
+        "--model",
+        priv,
+        "--name",
+        "private",
+        "--upload",
+        "--encrypt",
+        "--key",
+        key,
+        "--json",
+      ],
+      { env },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).uploaded).toBe(2);
+    const store = await openStore({ mode: "embedded", blockstoreDir: join(home, "ipfs") });
+    try {
+      const m = parseManifest(await store.cat(JSON.parse(r.stdout).manifestCid));
+      if (!m.ok) throw new Error(m.problems.join("; "));
+      const seed = (await readKeyFile(key, env.PROVMARK_PASSPHRASE)).seed;
+      for (const a of m.manifest.ipfs.artifacts) {
+        expect(a.encrypted).toBe(true);
+        const stored = await store.cat(a.cid);
+        expect(isEnvelope(stored)).toBe(true);
+        const clear = await readFile(join(priv, a.path));
+        expect(Buffer.from(stored).includes(clear.subarray(0, 32))).toBe(false);
+        expect(Buffer.from(await openEnvelope(envelopeKey(seed), stored)).equals(clear)).toBe(true);
+      }
+    } finally {
+      await store.close();
+    }
   });
 
   it("batch-anchors manifests under one root whose proofs the contract accepts", async () => {
