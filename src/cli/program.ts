@@ -260,6 +260,7 @@ export function buildProgram(): Command {
       .option("--license <spdx>", "license of the weights")
       .option("--training-data <ref>", "training data reference, repeatable", collect)
       .option("--description <text>", "free-form description")
+      .option("--meta <key=value>", "extra metadata, repeatable", collect)
       .option("--force", "replace --out if it exists"),
   ).action(async (opts) => (await import("./commands/batch.js")).manifest(opts));
 

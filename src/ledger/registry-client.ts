@@ -8,27 +8,19 @@ import {
   type Provider,
   toUtf8Bytes,
 } from "ethers";
+import { toBytes32 } from "../core/digest/hex-digest.js";
 import { ProvmarkError } from "../errors.js";
 import { ledgerError } from "./decode-error.js";
 import { PROVENANCE_REGISTRY_ABI, type ProvenanceRegistryContract } from "./generated/provenance-registry.js";
 import { queryLogsChunked } from "./query-logs.js";
+
+export { toBytes32 };
 
 export const ZERO32 = `0x${"0".repeat(64)}`;
 
 /** The on-chain id of a model namespace name (names are claimed first come, first served). */
 export function modelIdOf(name: string): string {
   return keccak256(toUtf8Bytes(`provmark/model/v1:${name}`));
-}
-
-/** A 64-hex-digit digest (with or without 0x) as bytes32; USAGE error naming `what` otherwise. */
-export function toBytes32(hex: string, what = "digest"): string {
-  const h = hex.trim().toLowerCase().replace(/^0x/, "");
-  if (!/^[0-9a-f]{64}$/.test(h)) {
-    throw new ProvmarkError("USAGE", `${what} must be 64 hex digits (a SHA-256), got ${JSON.stringify(hex)}`, {
-      subject: what,
-    });
-  }
-  return `0x${h}`;
 }
 
 /** Everything the chain knows about one version: storage plus its VersionRegistered/VersionRevoked logs. */

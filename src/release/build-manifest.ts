@@ -1,9 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
+import { parseDigest } from "../core/digest/hex-digest.js";
 import { RELEASE_MANIFEST_SCHEMA, type ReleaseManifest } from "../core/release-manifest.js";
 import { type Certificate, certificateHash, certificateSchema } from "../core/watermark/certificate.js";
 import { fromFsError, ProvmarkError } from "../errors.js";
 import { type HashResult, hashModel } from "../model/hash-model.js";
+import { DEFAULT_IMPORT_PROFILE, IMPORT_PROFILES } from "../store/profiles.js";
 import { VERSION } from "../version.js";
 import { CERTIFICATE_FILE } from "../watermark/embed-defaults.js";
 
@@ -43,7 +45,7 @@ export async function buildManifest(input: ManifestInput): Promise<BuiltManifest
       },
     );
   }
-  const parent = input.parent ? normalizeDigest(input.parent, "--parent") : null;
+  const parent = input.parent ? parseDigest(input.parent, "--parent") : null;
   if (parent === hash.filesDigest) {
     throw new ProvmarkError("USAGE", "--parent is the model's own digest", { subject: "--parent" });
   }
@@ -69,30 +71,11 @@ export async function buildManifest(input: ManifestInput): Promise<BuiltManifest
       extra: input.extra ?? {},
     },
     ipfs: {
-      importSettings: {
-        name: "unixfs-v1-2025",
-        cidVersion: 1,
-        rawLeaves: true,
-        hash: "sha2-256",
-        chunkSize: 1048576,
-        maxChildrenPerNode: 1024,
-      },
+      importSettings: { ...IMPORT_PROFILES[DEFAULT_IMPORT_PROFILE] },
       artifacts: [],
     },
   };
   return { manifest, hash, certificatePath };
-}
-
-/** A 64-hex digest, lower case, without 0x; USAGE error naming `flag` otherwise. */
-export function normalizeDigest(text: string, flag: string): string {
-  const h = text.trim().toLowerCase().replace(/^0x/, "");
-  if (!/^[0-9a-f]{64}$/.test(h)) {
-    throw new ProvmarkError("USAGE", `${flag} must be a 64-hex-digit digest, got ${JSON.stringify(text)}`, {
-      subject: flag,
-      hints: ["`provmark hash <dir>` prints a model's files digest."],
-    });
-  }
-  return h;
 }
 
 async function loadCertificate(

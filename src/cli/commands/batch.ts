@@ -2,6 +2,7 @@ import { writeFileAtomic } from "../../model/atomic-write.js";
 import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
 import { type LedgerFlags, ledgerOptions, storeSettings } from "./ledger-flags.js";
+import { type ManifestFlags, manifestInput } from "./manifest-flags.js";
 
 /** Anchors many release manifests with one Merkle root; writes the batch (with every proof) to --out. */
 export async function batchAnchor(
@@ -34,33 +35,11 @@ export async function batchAnchor(
 }
 
 /** Builds a release manifest without registering it (for batch anchoring or review). */
-export async function manifest(
-  flags: LedgerFlags & {
-    model: string;
-    out: string;
-    cert?: string;
-    parent?: string;
-    name?: string;
-    version?: string;
-    license?: string;
-    trainingData?: string[];
-    description?: string;
-    force?: boolean;
-  },
-): Promise<void> {
+export async function manifest(flags: LedgerFlags & ManifestFlags & { out: string; force?: boolean }): Promise<void> {
   const { assertOutputFree } = await import("../../model/atomic-write.js");
   const { buildManifest } = await import("../../release/build-manifest.js");
   await assertOutputFree(flags.out, !!flags.force, "Pass --force to replace it.");
-  const { manifest: m } = await buildManifest({
-    model: flags.model,
-    cert: flags.cert,
-    parent: flags.parent,
-    name: flags.name,
-    version: flags.version,
-    license: flags.license,
-    trainingData: flags.trainingData,
-    description: flags.description,
-  });
+  const { manifest: m } = await buildManifest(manifestInput(flags));
   await writeFileAtomic(flags.out, `${JSON.stringify(m, null, 2)}\n`);
   emit(
     {

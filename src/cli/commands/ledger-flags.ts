@@ -52,15 +52,3 @@ export function storeSettings(flags: LedgerFlags, globals: GlobalOptions): Store
 
 /** Unix seconds as ISO 8601 (UTC). */
 export const iso = (seconds: number | null) => (seconds === null ? null : new Date(seconds * 1000).toISOString());
-
-/** A digest argument: 64 hex digits, with or without 0x → 0x-prefixed lower case. */
-export function digestArg(text: string, what = "digest"): string {
-  const h = text.trim().toLowerCase().replace(/^0x/, "");
-  if (!/^[0-9a-f]{64}$/.test(h)) {
-    throw new ProvmarkError("USAGE", `${what} must be 64 hex digits, got ${JSON.stringify(text)}`, {
-      subject: what,
-      hints: ["`provmark hash <dir>` prints a model's files digest."],
-    });
-  }
-  return `0x${h}`;
-}

@@ -3,17 +3,9 @@ import type { ImportProfileName } from "../../store/profiles.js";
 import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
 import { type LedgerFlags, ledgerOptions, storeSettings } from "./ledger-flags.js";
+import { type ManifestFlags, manifestInput } from "./manifest-flags.js";
 
-export interface RegisterFlags extends LedgerFlags {
-  model: string;
-  cert?: string;
-  parent?: string;
-  name?: string;
-  version?: string;
-  license?: string;
-  trainingData?: string[];
-  description?: string;
-  meta?: string[];
+export interface RegisterFlags extends LedgerFlags, ManifestFlags {
   upload?: boolean;
   encrypt?: boolean;
   key?: string;
@@ -40,15 +32,7 @@ export async function register(flags: RegisterFlags, globals: GlobalOptions): Pr
   }
   const { registerRelease } = await import("../../release/register-release.js");
   const result = await registerRelease({
-    model: flags.model,
-    cert: flags.cert,
-    parent: flags.parent,
-    name: flags.name,
-    version: flags.version,
-    license: flags.license,
-    trainingData: flags.trainingData,
-    description: flags.description,
-    extra: parseMeta(flags.meta ?? [], ProvmarkError),
+    ...manifestInput(flags),
     upload: !!flags.upload,
     envelopeKey,
     ...(flags.profile ? { profile: flags.profile } : {}),
@@ -74,14 +58,4 @@ export async function register(flags: RegisterFlags, globals: GlobalOptions): Pr
       `  registrant:    ${r.registrant}${r.modelCreatedTx ? " (created the model namespace)" : ""}`,
     ].join("\n"),
   );
-}
-
-function parseMeta(pairs: string[], E: typeof import("../../errors.js").ProvmarkError): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of pairs) {
-    const i = p.indexOf("=");
-    if (i < 1) throw new E("USAGE", `--meta takes key=value, got ${JSON.stringify(p)}`, { subject: "--meta" });
-    out[p.slice(0, i)] = p.slice(i + 1);
-  }
-  return out;
 }

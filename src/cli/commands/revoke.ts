@@ -1,6 +1,6 @@
 import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
-import { digestArg, iso, type LedgerFlags, ledgerOptions } from "./ledger-flags.js";
+import { iso, type LedgerFlags, ledgerOptions } from "./ledger-flags.js";
 
 /** Marks a version revoked (a timestamp and a reason on chain; the record stays). */
 export async function revoke(
@@ -8,7 +8,8 @@ export async function revoke(
   flags: LedgerFlags & { reason: string },
   globals: GlobalOptions,
 ): Promise<void> {
-  const digest = digestArg(digestText);
+  const { toBytes32 } = await import("../../core/digest/hex-digest.js");
+  const digest = toBytes32(digestText, "<digest>");
   const { ProvmarkError } = await import("../../errors.js");
   if (flags.reason.trim() === "") {
     throw new ProvmarkError("USAGE", "--reason must not be empty: say why, for the record", { subject: "--reason" });
