@@ -3,10 +3,12 @@
  * would: train a baseline on the built-in MNIST digits → make a watermark key → embed both
  * watermarks → verify the marked model and the unmarked baseline → hash the release → register the
  * baseline and the marked release (with lineage) on the embedded chain and IPFS store → history →
- * check. Writes only under the data dir ($PROVMARK_HOME or ~/.provmark)/demo; its ledger (chain
- * journal, IPFS blocks) is started afresh in demo/ledger on every run.
+ * check → a thief fine-tunes the release and serves it; someone else trains their own model and
+ * serves it → detect both behind TF Serving REST → re-check the evidence without the key.
+ * Writes only under the data dir ($PROVMARK_HOME or ~/.provmark)/demo; its ledger (chain journal,
+ * IPFS blocks), runs and reports are started afresh in demo/ledger on every run.
  */
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,10 +22,17 @@ const marked = join(dir, "mnist-mlp-marked");
 // The demo's key is throwaway; real keys take the passphrase from a secret store or the prompt.
 const env = { ...process.env, PROVMARK_PASSPHRASE: process.env.PROVMARK_PASSPHRASE || "provmark-demo-passphrase" };
 const ledger = join(dir, "ledger");
-const STEPS = 11;
+const stolen = join(dir, "stolen-finetuned");
+const independent = join(dir, "independent-seed2");
+const STEPS = 17;
 
-function step(n: number, title: string, args: string[], opts: { json?: boolean; exit?: number } = {}): unknown {
-  process.stdout.write(`\n[${n}/${STEPS}] ${title}\n$ provmark ${args.join(" ")}\n`);
+function step(
+  n: number,
+  title: string,
+  args: string[],
+  opts: { json?: boolean; exit?: number; quiet?: boolean } = {},
+): unknown {
+  if (!opts.quiet) process.stdout.write(`\n[${n}/${STEPS}] ${title}\n$ provmark ${args.join(" ")}\n`);
   const r = spawnSync(process.execPath, [bin, ...args, ...(opts.json ? ["--json"] : [])], {
     stdio: ["ignore", opts.json ? "pipe" : "inherit", "inherit"],
     encoding: "utf8",
@@ -97,6 +106,107 @@ step(11, "Check the release directory against the chain and its IPFS manifest (e
   marked,
   "--manifest",
 ]);
+const stolenRun = step(
+  12,
+  "A thief fine-tunes the marked release for one epoch on clean data, hoping to erase the watermark",
+  ["attack", "finetune", "--model", marked, "--dataset", "mnist", "--epochs", "1", "--out", stolen, "--force"],
+  { json: true },
+) as { accuracyBefore: number; accuracyAfter: number };
+process.stdout.write(
+  `accuracy ${(stolenRun.accuracyBefore * 100).toFixed(2)}% → ${(stolenRun.accuracyAfter * 100).toFixed(2)}%\n`,
+);
+step(13, "Someone else trains their own model, independently (seed 2)", [
+  "train",
+  "--dataset",
+  "mnist",
+  "--arch",
+  "mlp",
+  "--seed",
+  "2",
+  "--out",
+  independent,
+  "--force",
+]);
+
+/** Starts `provmark serve` in the background and returns its base URL once it listens. */
+async function serve(model: string, name: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [bin, "serve", "--model", model, "--port", "0", "--name", name, "--json"], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env,
+  });
+  servers.push(child);
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = "";
+    child.stdout?.on("data", (d) => {
+      buf += d;
+      if (buf.includes("\n")) resolve(buf.slice(0, buf.indexOf("\n")));
+    });
+    child.once("exit", (code) => reject(new Error(`provmark serve exited with ${code}`)));
+  });
+  return { url: (JSON.parse(line) as { url: string }).url, child };
+}
+const servers: ChildProcess[] = [];
+process.on("exit", () => {
+  for (const s of servers) s.kill();
+});
+
+process.stdout.write(
+  `\n[14/${STEPS}] Serve both models over TF Serving REST + KServe v2 (provmark serve, 127.0.0.1)\n`,
+);
+const suspectA = await serve(stolen, "suspect-a");
+const suspectB = await serve(independent, "suspect-b");
+process.stdout.write(
+  `suspect A (the thief's copy):   ${suspectA.url}\nsuspect B (independent model): ${suspectB.url}\n`,
+);
+
+const markedDigest = (
+  step(0, "", [...onLedger, "hash", marked], { json: true, quiet: true }) as { filesDigest: string }
+).filesDigest;
+const detectArgs = (url: string, name: string, report: string) => [
+  ...onLedger,
+  "detect",
+  "--endpoint",
+  url,
+  "--protocol",
+  "tfserving",
+  "--model-name",
+  name,
+  "--key",
+  key,
+  "--digest",
+  markedDigest,
+  "--report",
+  join(ledger, report),
+];
+type Detected = {
+  verdict: string;
+  matches: number;
+  n: number;
+  pValue: number;
+  log10PValue: number;
+  reportPath: string;
+  htmlPath: string;
+};
+const a = step(
+  15,
+  "Detect suspect A: triggers hidden among decoys, certificate taken from the chain + IPFS",
+  detectArgs(suspectA.url, "suspect-a", "report-a"),
+  { json: true },
+) as Detected;
+const b = step(16, "Detect suspect B", detectArgs(suspectB.url, "suspect-b", "report-b"), {
+  json: true,
+  exit: 3,
+}) as Detected;
+for (const s of servers) s.kill();
+step(17, "Anyone re-checks suspect A's evidence without the key", ["evidence", "verify", join(ledger, "report-a")]);
+const p = (d: Detected) => (d.pValue === 0 ? `1e${d.log10PValue.toFixed(1)}` : d.pValue.toExponential(2));
+process.stdout.write(
+  `\nverdicts:\n` +
+    `  suspect A (fine-tuned copy of the release): ${a.verdict.toUpperCase()} — ${a.matches}/${a.n} triggers, p = ${p(a)}\n` +
+    `      ${a.htmlPath}\n` +
+    `  suspect B (independently trained):          ${b.verdict.toUpperCase()} — ${b.matches}/${b.n} triggers, p = ${p(b)}\n` +
+    `      ${b.htmlPath}\n`,
+);
 process.stdout.write(
   `\ndemo finished in ${((performance.now() - started) / 1000).toFixed(1)} s; files in ${dir}\n` +
     `(the certificate to publish is ${join(marked, "watermark-certificate.json")})\n`,

@@ -301,6 +301,93 @@ export function buildProgram(): Command {
     .option("--json", "machine-readable output")
     .action(async (opts) => (await import("./commands/account.js")).accountNew(opts));
 
+  program
+    .command("attack")
+    .description("removal attacks, to test a watermark's robustness")
+    .command("finetune")
+    .description("fine-tune a (stolen) model on clean data, as a thief would to erase a watermark")
+    .requiredOption("--model <dir>", "the model to attack")
+    .requiredOption("--out <dir>", "where to write the attacked model")
+    .option("--dataset <spec>", "clean data the attacker has", "mnist")
+    .option("--epochs <n>", "fine-tuning epochs", intArg("--epochs", 1, 1000), 1)
+    .option("--lr <x>", "Adam learning rate", numArg("--lr", 1e-7, 1), 1e-3)
+    .option("--batch-size <n>", "batch size", intArg("--batch-size", 1, 65536), 128)
+    .option("--seed <n>", "shuffling seed", intArg("--seed", 0, 2 ** 31 - 1), 7)
+    .option("--force", "replace --out if it exists")
+    .option("--json", "machine-readable output")
+    .action(async (opts) => (await import("./commands/attack.js")).attackFinetune(opts, globals()));
+
+  program
+    .command("serve")
+    .description("serve a TF.js model over TF Serving REST and KServe v2 (health and metadata routes included)")
+    .requiredOption("--model <dir>", "LayersModel directory")
+    .option("--port <port>", "TCP port (0 picks a free one)", intArg("--port", 0, 65535), 8501)
+    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .option("--name <name>", "model name in the URLs (default: the directory's name)")
+    .option("--verbose", "one line per request on stderr")
+    .option("--json", "one JSON line with the URLs once listening")
+    .action(async (opts) => (await import("./commands/serve.js")).serve(opts, globals()));
+
+  // ---------------------------------------------------------------- detection
+
+  withLedgerFlags(
+    program
+      .command("detect")
+      .description(
+        "query a suspect with the key's triggers among decoys: exit 0 stolen, 3 not detected, 4 inconclusive",
+      )
+      .requiredOption("--endpoint <url|dir>", "suspect base URL (or a model directory with --protocol local)")
+      .addOption(
+        new Option("--protocol <name>", "how to talk to the suspect")
+          .choices(["tfserving", "kserve", "json", "local"])
+          .default("tfserving"),
+      )
+      .option("--model-name <name>", "model name in the URL (tfserving, kserve)")
+      .option("--config <file>", "generic JSON API description (--protocol json; see docs/detect-protocols.md)")
+      .option(
+        "--header <header>",
+        '"Name: value" or "Name: env:VAR", repeatable (also $PROVMARK_SUSPECT_TOKEN)',
+        collect,
+      )
+      .requiredOption("--key <file>", "watermark key (passphrase from $PROVMARK_PASSPHRASE or a prompt)")
+      .option("--cert <path>", "the release's certificate (file or marked model dir)")
+      .option("--digest <digest>", "registered version: certificate from its manifest, on-chain record in the report")
+      .option(
+        "--triggers <n>",
+        "triggers used by this run (random subset; default half the set, at least 20)",
+        intArg("--triggers", 1, 1_000_000),
+      )
+      .option("--decoy-ratio <x>", "benign decoy queries per trigger", numArg("--decoy-ratio", 0, 100), 3)
+      .option("--decoys <dataset>", "decoy images: a dataset spec, or none (default: mnist for 28×28×1 models)")
+      .option("--concurrency <n>", "requests in flight", intArg("--concurrency", 1, 1024), 4)
+      .option("--batch-size <n>", "queries per request (default 16, where the protocol batches)", intArg("--batch-size", 1, 4096))
+      .option("--rps <n>", "requests per second limit", numArg("--rps", 0.01, 100_000))
+      .option("--timeout <ms>", "per-request timeout", intArg("--timeout", 100, 3_600_000), 30_000)
+      .option("--retries <n>", "retries on network errors, 408, 429 and 5xx", intArg("--retries", 0, 20), 4)
+      .option("--alpha <p>", "significance level", numArg("--alpha", 1e-300, 0.5), 1e-6)
+      .option(
+        "--max-failures <fraction>",
+        "failed trigger queries above this fraction → inconclusive",
+        numArg("--max-failures", 0, 1),
+        0.1,
+      )
+      .option("--reference <dir>", "independently trained model (empirical null), repeatable", collect)
+      .option("--run <dir>", "journal directory (default: <data dir>/runs/<id>; an unfinished run resumes)")
+      .option("--fresh", "discard an unfinished run's answers and start over")
+      .option("--report <dir>", "where to write the evidence report (default: <data dir>/reports/<id>-<time>)")
+      .option("--anchor", "store the report in IPFS and file a claim on chain (needs --digest)"),
+    { write: true },
+  ).action(async (opts) => (await import("./commands/detect.js")).detectCmd(opts, globals()));
+
+  program
+    .command("evidence")
+    .description("evidence reports")
+    .command("verify")
+    .description("re-check an evidence report without the key: proofs, body hashes, answers, p-value (exit 3 if not)")
+    .argument("<report>", "report directory (or its report.json)")
+    .option("--json", "machine-readable output")
+    .action(async (path: string, opts) => (await import("./commands/evidence.js")).evidenceVerify(path, opts));
+
   return program;
 }
 

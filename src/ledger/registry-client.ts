@@ -114,6 +114,20 @@ export class RegistryClient {
     return this.send("revoke the version", () => this.contract.revokeVersion(digest, reason));
   }
 
+  /** Files a theft claim for `digest`; the claim id comes from the ClaimFiled log. */
+  async fileClaim(
+    digest: string,
+    suspectRef: string,
+    evidenceCid: string,
+    certificateHash: string,
+  ): Promise<TxResult & { claimId: string }> {
+    const tx = await this.send("file the claim", () =>
+      this.contract.fileClaim(digest, suspectRef, evidenceCid, certificateHash),
+    );
+    const [log] = await this.logs("ClaimFiled", [null, digest], tx.blockNumber);
+    return { ...tx, claimId: String(log?.args[2] ?? "") };
+  }
+
   anchorBatch(root: string, count: number, manifestCid: string): Promise<TxResult> {
     return this.send("anchor the batch", () => this.contract.anchorBatch(root, count, manifestCid));
   }
@@ -169,13 +183,17 @@ export class RegistryClient {
     return chain;
   }
 
-  private async logs(event: "VersionRegistered" | "VersionRevoked", topics: (string | null)[]): Promise<EventLog[]> {
+  private async logs(
+    event: "VersionRegistered" | "VersionRevoked" | "ClaimFiled",
+    topics: (string | null)[],
+    fromBlock = this.fromBlock,
+  ): Promise<EventLog[]> {
     const filter = this.contract.filters[event]?.(...topics);
     if (!filter) throw new Error(`no event ${event} in the ABI`);
     const logs: (Log | EventLog)[] = await queryLogsChunked(
       (from, to) => this.contract.queryFilter(filter, from, to),
       () => this.provider.getBlockNumber(),
-      this.fromBlock,
+      fromBlock,
     ).catch((e: unknown) => {
       throw ledgerError(e, `read ${event} logs`, this.rpc);
     });

@@ -1,0 +1,129 @@
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { EvidenceReport } from "../../core/detect/evidence.js";
+import { toHex } from "../../core/digest/bytes.js";
+import { keyCommitment } from "../../core/keys/derive.js";
+import { type Certificate, certificateSchema } from "../../core/watermark/certificate.js";
+import type { WatermarkKey } from "../../core/watermark/params.js";
+import { fromFsError, ProvmarkError } from "../../errors.js";
+import { CERTIFICATE_FILE } from "../../watermark/embed-defaults.js";
+import type { GlobalOptions } from "../program.js";
+import type { DetectFlags } from "./detect.js";
+import { iso, ledgerOptions, storeSettings } from "./ledger-flags.js";
+
+/**
+ * The certificate detection proves against: from --cert (a file or a marked model's directory), or
+ * from the registered version --digest (its manifest, fetched from IPFS and checked against the
+ * chain), which also yields the on-chain record that dates the watermark.
+ */
+export async function resolveCertificate(
+  flags: DetectFlags,
+  globals: GlobalOptions,
+  key: WatermarkKey,
+): Promise<{ certificate: Certificate; onChain: EvidenceReport["onChain"]; responseConfig: unknown }> {
+  let certificate: Certificate | null = null;
+  let onChain: EvidenceReport["onChain"] = null;
+  if (flags.cert) certificate = await readCertificate(flags.cert);
+  if (flags.digest) {
+    const { toBytes32 } = await import("../../core/digest/hex-digest.js");
+    const { openLedger } = await import("../../ledger/open-ledger.js");
+    const digest = toBytes32(flags.digest, "--digest");
+    const ledger = await openLedger({ ...ledgerOptions(flags, globals), access: "read" });
+    try {
+      const rec = ledger.registry ? await ledger.registry.version(digest) : null;
+      if (!rec || !ledger.registry) {
+        throw new ProvmarkError("MODEL_UNREGISTERED", `--digest ${digest} is not registered on ${ledger.rpc}`, {
+          subject: "--digest",
+          hints: ["`provmark history <name>` lists the registered versions."],
+        });
+      }
+      const { openStore } = await import("../../store/open-store.js");
+      const { parseManifest } = await import("../../core/release-manifest.js");
+      const store = await openStore(storeSettings(flags, globals));
+      let bytes: Uint8Array;
+      try {
+        bytes = await store.cat(rec.manifestCid, { maxBytes: 64 * 1024 * 1024 });
+      } finally {
+        await store.close();
+      }
+      const parsed = parseManifest(bytes);
+      if (!parsed.ok || !parsed.manifest.certificate) {
+        throw new ProvmarkError(
+          "MANIFEST_INVALID",
+          `the manifest of ${digest} (${rec.manifestCid}) holds no certificate`,
+          {
+            subject: rec.manifestCid,
+          },
+        );
+      }
+      if (`0x${parsed.manifest.certificate.hash}` !== rec.certificateHash) {
+        throw new ProvmarkError(
+          "MANIFEST_INVALID",
+          `the manifest's certificate does not hash to the on-chain certificate hash`,
+          {
+            subject: rec.manifestCid,
+          },
+        );
+      }
+      certificate ??= parsed.manifest.certificate.document;
+      onChain = {
+        chainId: ledger.chainId.toString(),
+        contract: ledger.registry.address,
+        rpc: ledger.rpc,
+        digest: digest.slice(2),
+        registeredAt: iso(rec.registeredAt) as string,
+        registrant: rec.registrant,
+        txHash: rec.txHash,
+        blockNumber: rec.blockNumber,
+        manifestCid: rec.manifestCid,
+      };
+    } finally {
+      await ledger.close();
+    }
+  }
+  if (!certificate) {
+    throw new ProvmarkError(
+      "USAGE",
+      "detect needs the release's certificate: --cert <file|model dir> or --digest <registered version>",
+      {
+        subject: "--cert",
+      },
+    );
+  }
+  if (certificate.keyCommitment !== toHex(keyCommitment(key.seed))) {
+    throw new ProvmarkError("USAGE", "the key does not belong to this certificate (key commitments differ)", {
+      subject: "--key",
+    });
+  }
+  let responseConfig: unknown = null;
+  if (flags.protocol === "json" && flags.config) {
+    const cfg = JSON.parse(
+      await readFile(flags.config, "utf8").catch((e: unknown) => {
+        throw fromFsError(e, flags.config as string);
+      }),
+    ) as { response?: unknown };
+    responseConfig = cfg.response ?? null;
+  }
+  return { certificate, onChain, responseConfig };
+}
+
+async function readCertificate(path: string): Promise<Certificate> {
+  const st = await stat(path).catch((e: unknown) => {
+    throw fromFsError(e, path);
+  });
+  const file = st.isDirectory() ? join(path, CERTIFICATE_FILE) : path;
+  const text = await readFile(file, "utf8").catch((e: unknown) => {
+    throw fromFsError(e, file);
+  });
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  const parsed = certificateSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ProvmarkError("USAGE", `${file} is not a provmark watermark certificate`, { subject: "--cert" });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,168 @@
+import { resolve } from "node:path";
+import { ProvmarkError } from "../../errors.js";
+import type { BackendChoice } from "../../model/backend.js";
+import { displayTarget, parseEndpoint } from "./endpoint.js";
+import { addHeader } from "./headers.js";
+import { JsonApiAdapter } from "./json.js";
+import { loadJsonApiConfig } from "./json-config.js";
+import { KServeAdapter, kserveUrls } from "./kserve.js";
+import { TfServingAdapter, tfServingUrl } from "./tfserving.js";
+import type { SuspectAdapter, SuspectProtocol } from "./types.js";
+
+export const PROTOCOLS: readonly SuspectProtocol[] = ["tfserving", "kserve", "json", "local"];
+
+export interface OpenAdapterOptions {
+  /** `--protocol`. */
+  protocol: string;
+  /** `--endpoint`: the server's base URL (or a full predict/infer URL); for "local", the model directory. */
+  endpoint?: string | undefined;
+  /** `--model-name` (tfserving, kserve). */
+  modelName?: string | undefined;
+  /** `--model-version` (tfserving, kserve): a version number. */
+  modelVersion?: string | undefined;
+  /** `--config` (json): the API description file. */
+  configPath?: string | undefined;
+  /** From `parseHeaders`; for json they override the config's headers of the same name. */
+  headers: Readonly<Record<string, string>>;
+  classes: number;
+  inputShape: readonly [number, number, number];
+  /** Per request (the runner adds its own too). */
+  timeoutMs: number;
+  /** kserve: the input tensor's name; without it the model's metadata is asked (default "input_1"). */
+  inputName?: string | undefined;
+  /** kserve: which output to read when there are several. */
+  outputName?: string | undefined;
+  /** tfserving, kserve, local: instances per request. */
+  maxBatch?: number | undefined;
+  /** local: the TF.js backend. */
+  backend?: BackendChoice | undefined;
+  /** json: where `env:VAR` header values are read (default process.env). */
+  env?: Readonly<Record<string, string | undefined>> | undefined;
+  now?: (() => number) | undefined;
+}
+
+const usage = (subject: string, message: string, hints: string[] = []) =>
+  new ProvmarkError("USAGE", message, { subject, hints });
+
+/**
+ * Builds the adapter for a suspect from command-line options, validating them (USAGE errors name
+ * the flag). Opening may touch the suspect: kserve asks for the model's metadata, local loads it.
+ *
+ * @example
+ * const adapter = await openAdapter({ protocol: "tfserving", endpoint: "http://10.0.0.5:8501", modelName: "mnist",
+ *   headers: parseHeaders(["Authorization: env:SUSPECT_AUTH"]), classes: 10, inputShape: [28, 28, 1], timeoutMs: 30_000 });
+ */
+export async function openAdapter(o: OpenAdapterOptions): Promise<SuspectAdapter> {
+  if (!PROTOCOLS.includes(o.protocol as SuspectProtocol)) {
+    throw usage("--protocol", `unknown suspect protocol ${JSON.stringify(o.protocol)}`, [
+      `Choose one of ${PROTOCOLS.join(", ")}.`,
+    ]);
+  }
+  if (!Number.isInteger(o.timeoutMs) || o.timeoutMs <= 0)
+    throw usage("--timeout", "the timeout must be a positive number of ms");
+  if (o.maxBatch !== undefined && (!Number.isInteger(o.maxBatch) || o.maxBatch < 1)) {
+    throw usage("--batch-size", "the batch size must be a positive integer");
+  }
+  const shape = o.inputShape;
+  if (
+    shape.length !== 3 ||
+    !shape.every((d) => Number.isInteger(d) && d > 0) ||
+    !Number.isInteger(o.classes) ||
+    o.classes < 2
+  ) {
+    throw new RangeError(`bad input shape [${shape.join(",")}] or class count ${o.classes}`);
+  }
+  const common = {
+    headers: o.headers,
+    classes: o.classes,
+    inputShape: shape,
+    timeoutMs: o.timeoutMs,
+    ...(o.maxBatch === undefined ? {} : { maxBatch: o.maxBatch }),
+    ...(o.now === undefined ? {} : { now: o.now }),
+  };
+  const protocol = o.protocol as SuspectProtocol;
+  if (protocol === "local") {
+    if (o.endpoint === undefined || o.endpoint === "")
+      throw usage("--endpoint", "--endpoint must name the model directory");
+    const { LocalModelAdapter } = await import("./local.js");
+    return LocalModelAdapter.open({
+      path: resolve(o.endpoint),
+      classes: o.classes,
+      inputShape: shape,
+      ...(o.backend === undefined ? {} : { backend: o.backend }),
+      ...(o.maxBatch === undefined ? {} : { maxBatch: o.maxBatch }),
+    });
+  }
+  if (protocol === "json") return openJson(o, common);
+  if (o.endpoint === undefined || o.endpoint === "") {
+    throw usage("--endpoint", `--endpoint is required for --protocol ${protocol}`, [
+      protocol === "tfserving"
+        ? "TF Serving's REST port, e.g. http://host:8501"
+        : "The server's base URL, e.g. http://host:8080",
+    ]);
+  }
+  const base = parseEndpoint(o.endpoint, "--endpoint");
+  const name = o.modelName;
+  if (name !== undefined && !/^[\w.@+-]+$/.test(name)) {
+    throw usage("--model-name", `${JSON.stringify(name)} is not a model name (letters, digits, _ . - @ +)`);
+  }
+  if (o.modelVersion !== undefined && !/^\d+$/.test(o.modelVersion)) {
+    throw usage("--model-version", "--model-version must be a version number");
+  }
+  const full = protocol === "tfserving" ? /\/v1\/models\/.+:predict$/ : /\/v2\/models\/.+\/infer\/?$/;
+  if (name === undefined && !full.test(base.pathname)) {
+    throw usage("--model-name", `--model-name is required for --protocol ${protocol}`, [
+      "Or give the full predict/infer URL as --endpoint.",
+    ]);
+  }
+  if (protocol === "tfserving") {
+    const url = tfServingUrl(base, name, o.modelVersion);
+    return new TfServingAdapter({ ...common, url, target: displayTarget(new URL(url)) });
+  }
+  const urls = kserveUrls(base, name, o.modelVersion);
+  return KServeAdapter.open({
+    ...common,
+    ...urls,
+    target: displayTarget(new URL(urls.url)),
+    ...(o.inputName === undefined ? {} : { inputName: o.inputName }),
+    ...(o.outputName === undefined ? {} : { outputName: o.outputName }),
+  });
+}
+
+async function openJson(
+  o: OpenAdapterOptions,
+  common: {
+    headers: Readonly<Record<string, string>>;
+    classes: number;
+    inputShape: readonly [number, number, number];
+    timeoutMs: number;
+    now?: () => number;
+  },
+): Promise<SuspectAdapter> {
+  if (o.configPath === undefined || o.configPath === "") {
+    throw usage("--config", "--config is required for --protocol json", [
+      "See docs/detect-protocols.md for the file format.",
+    ]);
+  }
+  const path = o.configPath;
+  const config = await loadJsonApiConfig(path);
+  const names = config.response.classNames;
+  if (names !== undefined && names.length !== o.classes) {
+    throw usage(path, `${path}: response.classNames lists ${names.length} classes, the model has ${o.classes}`);
+  }
+  const rawUrl = o.endpoint ?? config.url;
+  if (rawUrl === undefined || rawUrl === "") throw usage("--endpoint", `give --endpoint, or "url" in ${path}`);
+  const url = parseEndpoint(rawUrl, o.endpoint === undefined ? `${path}: url` : "--endpoint");
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(config.headers)) {
+    if (Object.keys(o.headers).some((k) => k.toLowerCase() === name.toLowerCase())) continue;
+    addHeader(headers, name, value, o.env ?? process.env, `${path}: headers`);
+  }
+  return new JsonApiAdapter({
+    ...common,
+    config,
+    url: url.toString(),
+    target: displayTarget(url),
+    headers: { ...headers, ...o.headers },
+  });
+}

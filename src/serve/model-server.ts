@@ -1,0 +1,298 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { basename, dirname, resolve } from "node:path";
+import type * as tfTypes from "@tensorflow/tfjs";
+import { ProvmarkError } from "../errors.js";
+import { type BackendChoice, type BackendName, loadTf } from "../model/backend.js";
+import { loadLayersModel } from "../model/fs-io-handler.js";
+import {
+  assertJsonContentType,
+  clientUrl,
+  listen,
+  listenError,
+  parseJson,
+  RequestError,
+  readBody,
+  sendJsonText,
+} from "./http.js";
+import { createInferenceQueue, type InferenceQueue } from "./inference-queue.js";
+import * as kserve from "./kserve.js";
+import { allowedMethods, matchRoute, type Route } from "./routes.js";
+import type { ModelSignature } from "./tensor-json.js";
+import * as tfs from "./tf-serving.js";
+
+export const SERVE_DEFAULTS = {
+  host: "127.0.0.1",
+  port: 8501,
+  maxBodyBytes: 20 * 1024 * 1024,
+  maxBatch: 256,
+  /** How long `close()` lets in-flight requests finish before cutting their connections. */
+  closeGraceMs: 10_000,
+} as const;
+
+export interface ModelServerOptions {
+  /** A LayersModel directory (model.json and its shards). */
+  modelDir: string;
+  /** Interface to listen on; default 127.0.0.1. */
+  host?: string;
+  /** Default 8501 (TF Serving's REST port); 0 picks a free one. */
+  port?: number;
+  /** The name in URLs; default the model directory's name. */
+  modelName?: string;
+  /** Largest request body, in bytes (larger ones get 413); default 20 MiB. */
+  maxBodyBytes?: number;
+  /** Most instances in one request; default 256. */
+  maxBatch?: number;
+  backend?: BackendChoice;
+  /** Called with one line per request (method, path, status, instances, time); never with bodies. */
+  log?: (line: string) => void;
+  closeGraceMs?: number;
+}
+
+export interface ModelServerStats {
+  requests: number;
+  /** Instances predicted (successful requests only). */
+  instances: number;
+  /** Responses with a 4xx or 5xx status. */
+  errors: number;
+}
+
+export interface ModelServer {
+  /** Base URL, e.g. http://127.0.0.1:8501 */
+  url: string;
+  port: number;
+  modelName: string;
+  signature: ModelSignature;
+  backend: BackendName;
+  /** TF Serving REST: POST here with {"instances": [...]}. */
+  predictUrl: string;
+  /** KServe v2: POST here with {"inputs": [...]}. */
+  inferUrl: string;
+  stats(): ModelServerStats;
+  /** Stops accepting connections, lets in-flight requests finish, then frees the model. */
+  close(): Promise<void>;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** The model directory's name (the directory holding it, when given a model.json or manifest file). */
+function defaultModelName(modelDir: string): string {
+  const path = resolve(modelDir);
+  return path.endsWith(".json") ? basename(dirname(path)) : basename(path);
+}
+
+function positiveInt(name: string, v: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw new ProvmarkError("USAGE", `${name} must be an integer from ${min} to ${max}, got ${v}`, { subject: name });
+  }
+  return v;
+}
+
+/** The model's one input [batch, ...shape] and one output [batch, classes], or a coded error. */
+export function modelSignature(model: tfTypes.LayersModel, dir: string): ModelSignature {
+  const unsupported = (why: string) =>
+    new ProvmarkError("MODEL_FORMAT_UNSUPPORTED", `${dir} cannot be served: ${why}`, {
+      subject: dir,
+      hints: ["provmark serve serves models with one input [batch, ...fixed dims] and one output [batch, classes]."],
+    });
+  if (model.inputs.length !== 1) throw unsupported(`it has ${model.inputs.length} inputs`);
+  if (model.outputs.length !== 1) throw unsupported(`it has ${model.outputs.length} outputs`);
+  const input = model.inputs[0] as tfTypes.SymbolicTensor;
+  const output = model.outputs[0] as tfTypes.SymbolicTensor;
+  const dims = input.shape.slice(1);
+  const known = (d: number | null): d is number => d !== null && Number.isSafeInteger(d) && d > 0;
+  if (input.shape[0] !== null || dims.length === 0 || !dims.every(known)) {
+    throw unsupported(`its input shape [${input.shape.map(String).join(", ")}] is not [batch, ...fixed dims]`);
+  }
+  const classes = output.shape[1] ?? null;
+  if (output.shape.length !== 2 || output.shape[0] !== null || !known(classes)) {
+    throw unsupported(`its output shape [${output.shape.map(String).join(", ")}] is not [batch, classes]`);
+  }
+  return {
+    inputName: input.name,
+    inputShape: dims,
+    inputSize: dims.reduce((a, b) => a * b, 1),
+    classes,
+  };
+}
+
+/**
+ * Serves a TF.js LayersModel over TF Serving's REST API and KServe v2 (Open Inference Protocol)
+ * on one port. The model is loaded once; requests are parsed concurrently and inference is
+ * serialised, concurrent requests sharing batches. Routes and formats: docs/serve.md.
+ *
+ * @example
+ * const server = await startModelServer({ modelDir: "models/marked", port: 0 });
+ * await fetch(server.predictUrl, { method: "POST", body: JSON.stringify({ instances: [pixels] }) });
+ * await server.close();
+ */
+export async function startModelServer(options: ModelServerOptions): Promise<ModelServer> {
+  const host = options.host ?? SERVE_DEFAULTS.host;
+  const port = positiveInt("--port", options.port ?? SERVE_DEFAULTS.port, 0, 65535);
+  const maxBodyBytes = positiveInt("maxBodyBytes", options.maxBodyBytes ?? SERVE_DEFAULTS.maxBodyBytes, 1);
+  const maxBatch = positiveInt("maxBatch", options.maxBatch ?? SERVE_DEFAULTS.maxBatch, 1);
+  const modelName = options.modelName ?? defaultModelName(options.modelDir);
+  if (!NAME_RE.test(modelName)) {
+    throw new ProvmarkError("USAGE", `${JSON.stringify(modelName)} cannot be a model name in URLs`, {
+      subject: "--name",
+      hints: ["Pass --name with letters, digits, '.', '_' or '-' (at most 128, starting with a letter or digit)."],
+    });
+  }
+
+  const { tf, info } = await loadTf(options.backend);
+  const model = await loadLayersModel(tf, options.modelDir);
+  let queue: InferenceQueue;
+  let sig: ModelSignature;
+  try {
+    sig = modelSignature(model, options.modelDir);
+    queue = createInferenceQueue(tf, model, sig, maxBatch);
+    // Warm up (kernels, weights upload) so the first client does not pay for it.
+    await queue.run(new Float32Array(sig.inputSize), 1);
+  } catch (e) {
+    model.dispose();
+    if (e instanceof ProvmarkError) throw e;
+    throw new ProvmarkError("MODEL_LOAD_FAILED", `${options.modelDir} does not run: ${(e as Error).message}`, {
+      subject: options.modelDir,
+      cause: e,
+    });
+  }
+
+  const counters: ModelServerStats = { requests: 0, instances: 0, errors: 0 };
+  let closing = false;
+  const log = options.log;
+
+  const checkModel = (route: Route & { name: string; version?: string }) => {
+    const version = route.version ?? tfs.MODEL_VERSION;
+    if (route.api === "tfs") {
+      if (route.name !== modelName)
+        throw new RequestError(404, `Servable not found for request: Latest(${route.name})`);
+      if (version !== tfs.MODEL_VERSION) {
+        throw new RequestError(404, `Servable not found for request: Specific(${route.name}, ${version})`);
+      }
+    } else {
+      if (route.name !== modelName)
+        throw new RequestError(404, `model ${JSON.stringify(route.name)} is not served here`);
+      if (version !== tfs.MODEL_VERSION) {
+        throw new RequestError(404, `model ${JSON.stringify(route.name)} has no version ${JSON.stringify(version)}`);
+      }
+    }
+  };
+
+  const readJson = async (req: IncomingMessage): Promise<unknown> => {
+    assertJsonContentType(req);
+    return parseJson(await readBody(req, maxBodyBytes));
+  };
+
+  const ok = (res: ServerResponse, body: unknown, status = 200) => send(res, status, JSON.stringify(body));
+  const send = (res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}) =>
+    sendJsonText(res, status, text, closing ? { ...headers, connection: "close" } : headers);
+
+  /** Answers one request; returns the number of instances predicted. */
+  const dispatch = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<number> => {
+    const method = req.method ?? "GET";
+    const route = matchRoute(path);
+    if (route === undefined) throw new RequestError(404, `no such route: ${method} ${path.slice(0, 200)}`);
+    const allowed = allowedMethods(route);
+    if (!allowed.includes(method)) {
+      throw new RequestError(405, `${method} is not allowed here: use ${allowed.join(" or ")}`, {
+        allow: allowed.join(", "),
+      });
+    }
+    if ("name" in route) checkModel(route);
+    switch (route.kind) {
+      case "predict": {
+        const r = tfs.parsePredictRequest(await readJson(req), sig, maxBatch);
+        const y = await queue.run(r.x, r.n);
+        send(res, 200, tfs.predictResponse(y, r.n, sig.classes, r.columnar));
+        return r.n;
+      }
+      case "infer": {
+        const r = kserve.parseInferRequest(await readJson(req), sig, maxBatch);
+        const y = await queue.run(r.x, r.n);
+        send(res, 200, kserve.inferResponse(modelName, y, r.n, sig.classes, r.id));
+        return r.n;
+      }
+      case "status":
+        ok(res, tfs.modelStatus());
+        return 0;
+      case "metadata":
+        ok(res, tfs.modelMetadata(modelName, sig));
+        return 0;
+      case "server":
+        ok(res, kserve.serverMetadata());
+        return 0;
+      case "live":
+        ok(res, { live: true });
+        return 0;
+      case "ready":
+        ok(res, { ready: !closing }, closing ? 503 : 200);
+        return 0;
+      case "model":
+        ok(res, kserve.modelMetadata(modelName, sig));
+        return 0;
+      case "modelReady":
+        ok(res, { name: modelName, ready: !closing }, closing ? 503 : 200);
+        return 0;
+    }
+  };
+
+  const server = createServer(async (req, res) => {
+    const started = performance.now();
+    counters.requests++;
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    let instances = 0;
+    try {
+      instances = await dispatch(req, res, path);
+    } catch (e) {
+      if (res.headersSent || req.socket.destroyed) res.destroy();
+      else if (e instanceof RequestError) send(res, e.status, JSON.stringify({ error: e.message }), { ...e.headers });
+      else send(res, 500, JSON.stringify({ error: `internal error: ${(e as Error)?.message ?? String(e)}` }));
+    }
+    counters.instances += instances;
+    if (res.statusCode >= 400) counters.errors++;
+    log?.(
+      `${new Date().toISOString()} ${req.socket.remoteAddress ?? "-"} ${req.method} ${path.slice(0, 200)} ` +
+        `${res.statusCode} n=${instances} ${(performance.now() - started).toFixed(1)}ms`,
+    );
+  });
+  server.keepAliveTimeout = 5_000;
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+
+  try {
+    await listen(server, port, host);
+  } catch (e) {
+    model.dispose();
+    throw listenError(e, host, port);
+  }
+  const actualPort = (server.address() as AddressInfo).port;
+  const url = clientUrl(host, actualPort);
+  const graceMs = options.closeGraceMs ?? SERVE_DEFAULTS.closeGraceMs;
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    port: actualPort,
+    modelName,
+    signature: sig,
+    backend: info.backend,
+    predictUrl: `${url}/v1/models/${modelName}:predict`,
+    inferUrl: `${url}/v2/models/${modelName}/infer`,
+    stats: () => ({ ...counters }),
+    close: () => {
+      closed ??= (async () => {
+        closing = true;
+        const stopped = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        force.unref();
+        await stopped;
+        clearTimeout(force);
+        await queue.drain();
+        model.dispose();
+      })();
+      return closed;
+    },
+  };
+}

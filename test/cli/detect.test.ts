@@ -1,0 +1,149 @@
+import { cp, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WatermarkParams } from "../../src/core/watermark/params.js";
+import { trainModel } from "../../src/model/train-model.js";
+import { type ModelServer, startModelServer } from "../../src/serve/model-server.js";
+import { embedWatermark } from "../../src/watermark/embed.js";
+import { writeKeyFile } from "../../src/watermark/key-file.js";
+import { generateKey } from "../../src/watermark/keygen.js";
+import { provmark } from "../helpers/cli.js";
+import { tempDir } from "../helpers/fixtures.js";
+import { writeToyIdx } from "../helpers/idx.js";
+
+// End to end through the CLI: a marked toy model and an independent one, each behind a real
+// `startModelServer` on 127.0.0.1; detect both, then re-check and tamper with the evidence.
+const params: WatermarkParams = {
+  classes: 3,
+  inputShape: [8, 8, 1],
+  layer: "dense1",
+  bits: 16,
+  triggers: 40,
+  family: "noise",
+  stampStrength: 0.3,
+};
+const PASS = "detect-test-passphrase";
+let dir: string;
+let marked: ModelServer;
+let other: ModelServer;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  const data = join(dir, "data");
+  await import("node:fs/promises").then((fs) => fs.mkdir(data));
+  await writeToyIdx(data);
+  const dataset = `idx:${data}`;
+  for (const [name, seed] of [
+    ["base", 1],
+    ["other", 2],
+  ] as const) {
+    await trainModel({ dataset, arch: "mlp", out: join(dir, name), seed, epochs: 4, backend: "wasm" });
+  }
+  const key = await generateKey(params);
+  await writeKeyFile(join(dir, "k.key"), key, PASS);
+  await embedWatermark({
+    model: join(dir, "base"),
+    keyPath: "k.key",
+    key,
+    dataset,
+    out: join(dir, "marked"),
+    backend: "wasm",
+    settings: { maxEpochs: 60 },
+  });
+  marked = await startModelServer({ modelDir: join(dir, "marked"), port: 0, modelName: "suspect", backend: "wasm" });
+  other = await startModelServer({ modelDir: join(dir, "other"), port: 0, modelName: "suspect", backend: "wasm" });
+});
+
+afterAll(async () => {
+  await marked?.close();
+  await other?.close();
+});
+
+const detect = (url: string, report: string, ...extra: string[]) =>
+  provmark(
+    [
+      "--data-dir",
+      join(dir, "home"),
+      "detect",
+      "--endpoint",
+      url,
+      "--model-name",
+      "suspect",
+      "--key",
+      join(dir, "k.key"),
+      "--cert",
+      join(dir, "marked"),
+      "--decoys",
+      `idx:${join(dir, "data")}`,
+      "--report",
+      join(dir, report),
+      "--json",
+      ...extra,
+    ],
+    { env: { PROVMARK_PASSPHRASE: PASS } },
+  );
+
+describe("provmark detect against served models", () => {
+  it("finds the watermark in the marked model (exit 0) and writes evidence that re-checks", async () => {
+    const r = await detect(marked.url, "report-marked");
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ verdict: "stolen", n: 20, failures: 0 });
+    expect(out.matches).toBeGreaterThanOrEqual(18);
+    expect(out.pValue).toBeLessThan(1e-6);
+    const report = JSON.parse(await readFile(out.reportPath, "utf8"));
+    expect(report.queries.filter((q: { kind: string }) => q.kind === "decoy")).toHaveLength(60);
+    expect(report.reveal.triggers).toHaveLength(20);
+    const html = await readFile(out.htmlPath, "utf8");
+    expect(html).toContain("<svg");
+    expect(html).toContain(`${out.matches}`);
+
+    const ok = await provmark(["evidence", "verify", join(dir, "report-marked"), "--json"]);
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(JSON.parse(ok.stdout).checks.every((c: { ok: boolean }) => c.ok)).toBe(true);
+
+    // an altered answer, a swapped body and a forged label are each caught
+    const tampered = join(dir, "report-tampered");
+    await cp(join(dir, "report-marked"), tampered, { recursive: true });
+    const t = JSON.parse(await readFile(join(tampered, "report.json"), "utf8"));
+    const q = t.queries.find((x: { kind: string; got: number | null }) => x.kind === "trigger" && x.got !== null);
+    q.got = (q.got + 1) % 3;
+    await writeFile(join(tampered, "report.json"), JSON.stringify(t));
+    const bad = await provmark(["evidence", "verify", tampered, "--json"]);
+    expect(bad.code).toBe(3);
+    const failed = JSON.parse(bad.stdout)
+      .checks.filter((c: { ok: boolean }) => !c.ok)
+      .map((c: { name: string }) => c.name);
+    expect(failed).toContain("answers re-read from the response bodies");
+    expect(failed).toContain("verdict and p-value recomputed");
+
+    await writeFile(join(tampered, "bodies", q.responseSha256), "{}");
+    const swapped = JSON.parse((await provmark(["evidence", "verify", tampered, "--json"])).stdout);
+    expect(swapped.checks.find((c: { name: string }) => c.name.startsWith("request/response bodies")).ok).toBe(false);
+  });
+
+  it("does not accuse an independently trained model (exit 3)", async () => {
+    const r = await detect(other.url, "report-other");
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    const out = JSON.parse(r.stdout);
+    expect(out.verdict).toBe("not-detected");
+    expect(out.n).toBe(20);
+    expect(out.matches).toBeLessThan(14);
+  });
+
+  it("a dead endpoint makes every query fail: inconclusive (exit 4), never not-detected", async () => {
+    const r = await detect(
+      "http://127.0.0.1:9",
+      "report-dead",
+      "--retries",
+      "0",
+      "--timeout",
+      "2000",
+      "--decoy-ratio",
+      "0",
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(4);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ verdict: "inconclusive", n: 0, failures: 20 });
+  });
+});
