@@ -85,6 +85,12 @@ export const ErrorCodes = {
   IPFS_CONTENT_INVALID: usage("Content read back from IPFS does not hash to its CID or is malformed."),
   ENVELOPE_INVALID: usage("An encrypted artifact envelope is malformed or truncated."),
   ENVELOPE_DECRYPT_FAILED: usage("An encrypted artifact could not be decrypted: wrong key, or it was altered."),
+  DETECT_JOURNAL_INVALID: usage("A detection run's journal is damaged, or was made for another suspect."),
+  DETECT_PLAN_MISMATCH: usage("An unfinished detection run was planned with other settings (rerun them, or --fresh)."),
+  SUSPECT_MODEL_MISMATCH: usage(
+    "A local suspect or reference model does not take the certificate's inputs or classes.",
+  ),
+  EVIDENCE_INVALID: usage("An evidence report is not valid JSON or does not match its schema."),
   TRAINING_DIVERGED: { exit: 1, summary: "Training produced a non-finite loss." },
   INTERNAL: { exit: ExitCode.internal, summary: "An unexpected internal error (a bug: please report it)." },
 } as const satisfies Record<string, CodeInfo>;

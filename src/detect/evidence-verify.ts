@@ -21,7 +21,7 @@ export async function readEvidence(path: string): Promise<{ report: EvidenceRepo
   }
   const parsed = evidenceSchema.safeParse(value);
   if (!parsed.success) {
-    throw new ProvmarkError("USAGE", `${file} is not a provmark evidence report`, {
+    throw new ProvmarkError("EVIDENCE_INVALID", `${file} is not a provmark evidence report`, {
       subject: file,
       hints: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`),
     });

@@ -56,7 +56,7 @@ export async function loadOrCreatePlan(
       }
     })();
     if (!parsed?.success) {
-      throw new ProvmarkError("USAGE", `${path} is not a detection plan`, {
+      throw new ProvmarkError("DETECT_JOURNAL_INVALID", `${path} is not a detection plan`, {
         subject: path,
         hints: ["Pass --fresh to start a new run (the old run's answers are discarded)."],
       });
@@ -67,7 +67,7 @@ export async function loadOrCreatePlan(
     ).filter((k) => f[k] !== wanted[k]);
     if (differs.length) {
       throw new ProvmarkError(
-        "USAGE",
+        "DETECT_PLAN_MISMATCH",
         `the unfinished run in ${runDir} was planned with other settings (${differs.join(", ")})`,
         { subject: runDir, hints: ["Rerun with the same settings to resume it, or pass --fresh to start over."] },
       );

@@ -74,8 +74,8 @@ describe("local adapter", () => {
         timeoutMs: 1000,
         backend: "cpu",
       });
-    await expect(open([5, 5, 1], classes)).rejects.toMatchObject({ code: "KEY_MODEL_MISMATCH", subject: dir });
-    await expect(open(shape, 10)).rejects.toMatchObject({ code: "KEY_MODEL_MISMATCH" });
+    await expect(open([5, 5, 1], classes)).rejects.toMatchObject({ code: "SUSPECT_MODEL_MISMATCH", subject: dir });
+    await expect(open(shape, 10)).rejects.toMatchObject({ code: "SUSPECT_MODEL_MISMATCH" });
     await expect(open(shape, classes).then((a) => a.close())).resolves.toBeUndefined();
     expect(tf.memory().numTensors).toBe(before);
     await expect(

@@ -134,7 +134,7 @@ describe("runQueries: journal and resume", () => {
       timeoutMs: 1000,
     });
     await expect(runQueries({ adapter: other, queries: queries.slice(0, 2), runDir: dir })).rejects.toMatchObject({
-      code: "USAGE",
+      code: "DETECT_JOURNAL_INVALID",
       subject: answersPath(dir),
     });
   });

@@ -54,7 +54,7 @@ export class LocalModelAdapter implements SuspectAdapter {
     ) {
       model.dispose();
       throw new ProvmarkError(
-        "KEY_MODEL_MISMATCH",
+        "SUSPECT_MODEL_MISMATCH",
         `${o.path} takes [${input.slice(1).join(",")}] and answers [${output.slice(1).join(",")}]; the queries are [${h},${w},${c}] for ${o.classes} classes`,
         { subject: o.path },
       );

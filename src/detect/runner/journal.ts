@@ -60,7 +60,7 @@ export type JournalLine = z.infer<typeof journalLineSchema>;
 export const answersPath = (runDir: string) => join(runDir, ANSWERS_FILE);
 
 const invalid = (path: string, why: string, hints: string[] = []) =>
-  new ProvmarkError("USAGE", `${path}: ${why}`, {
+  new ProvmarkError("DETECT_JOURNAL_INVALID", `${path}: ${why}`, {
     subject: path,
     hints: hints.length > 0 ? hints : ["The run journal was edited or damaged; start a fresh run directory."],
   });
