@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type DetectDecision, decideDetection, type TriggerOutcome } from "../core/detect/detect-verdict.js";
 import { EVIDENCE_SCHEMA, type EvidenceQuery, type EvidenceReport } from "../core/detect/evidence.js";
@@ -34,6 +34,8 @@ export interface DetectRequest {
     responseConfig?: unknown;
   };
   runDir: string;
+  /** Keep the run directory after a complete run (a --run the user named); default: remove it. */
+  keepRunDir?: boolean;
   fresh?: boolean;
   /** Triggers used by this run (a random subset). */
   subset: number;
@@ -199,6 +201,9 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
       await log.close();
     }
   });
+  // A finished run lives on in its report (bodies included); the next detect draws a fresh subset.
+  // An interrupted one stays, so rerunning the command resumes it.
+  if (run.complete && !r.keepRunDir) await rm(r.runDir, { recursive: true, force: true });
   return { decision, reportDir: r.reportDir, runDir: r.runDir, resumed: run.resumed, complete: run.complete, report };
 }
 

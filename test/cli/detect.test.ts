@@ -1,4 +1,5 @@
 import { cp, readFile, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WatermarkParams } from "../../src/core/watermark/params.js";
@@ -122,6 +123,45 @@ describe("provmark detect against served models", () => {
     expect(swapped.checks.find((c: { name: string }) => c.name.startsWith("request/response bodies")).ok).toBe(false);
   });
 
+  it("--digest takes the certificate from the chain + IPFS; --anchor stores the evidence and files a claim", async () => {
+    const home = ["--data-dir", join(dir, "home")];
+    const reg = await provmark([...home, "register", "--model", join(dir, "marked"), "--name", "toy", "--json"], {
+      env: { PROVMARK_RPC_URL: "", PROVMARK_IPFS_API: "" },
+    });
+    expect(reg.code, reg.stdout + reg.stderr).toBe(0);
+    const { digest, registeredAt } = JSON.parse(reg.stdout);
+    const r = await provmark(
+      [
+        ...home,
+        "detect",
+        "--endpoint",
+        marked.url,
+        "--model-name",
+        "suspect",
+        "--key",
+        join(dir, "k.key"),
+        "--digest",
+        digest,
+        "--anchor",
+        "--decoys",
+        "none",
+        "--report",
+        join(dir, "report-anchored"),
+        "--json",
+      ],
+      { env: { PROVMARK_PASSPHRASE: PASS, PROVMARK_RPC_URL: "", PROVMARK_IPFS_API: "" } },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.claim.claimId).toBe("1");
+    expect(out.claim.evidenceCid).toMatch(/^baf/);
+    const report = JSON.parse(await readFile(out.reportPath, "utf8"));
+    expect(report.onChain).toMatchObject({ digest, registeredAt, chainId: "31337" });
+    expect(Date.parse(report.onChain.registeredAt)).toBeLessThanOrEqual(Date.parse(report.run.startedAt));
+    const html = await readFile(out.htmlPath, "utf8");
+    expect(html).toContain(registeredAt);
+  });
+
   it("does not accuse an independently trained model (exit 3)", async () => {
     const r = await detect(other.url, "report-other");
     expect(r.code, r.stdout + r.stderr).toBe(3);
@@ -129,6 +169,44 @@ describe("provmark detect against served models", () => {
     expect(out.verdict).toBe("not-detected");
     expect(out.n).toBe(20);
     expect(out.matches).toBeLessThan(14);
+  });
+
+  it("faults in front of the suspect: retried 5xx/429 still convict; an HTML-only answerer is inconclusive", async () => {
+    // a proxy that fails every third request (500, or 429 with Retry-After) before passing it on
+    let n = 0;
+    const flaky = await proxy(marked.url, (res) => {
+      n++;
+      if (n % 3 === 1) {
+        res.writeHead(n % 2 ? 500 : 429, { "retry-after": "0", "content-type": "text/plain" });
+        res.end("busy");
+        return true;
+      }
+      return false;
+    });
+    try {
+      const r = await detect(flaky.url, "report-flaky", "--triggers", "20");
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ verdict: "stolen", failures: 0, n: 20 });
+      const report = JSON.parse(await readFile(join(dir, "report-flaky", "report.json"), "utf8"));
+      expect(report.stats.retries).toBeGreaterThan(0);
+    } finally {
+      flaky.server.close();
+    }
+    const html = await proxy(marked.url, (res) => {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end("<html><body>maintenance</body></html>");
+      return true;
+    });
+    try {
+      const r = await detect(html.url, "report-html");
+      expect(r.code, r.stdout + r.stderr).toBe(4);
+      const out = JSON.parse(r.stdout);
+      expect(out).toMatchObject({ verdict: "inconclusive", n: 0, failures: 20 });
+      const report = JSON.parse(await readFile(join(dir, "report-html", "report.json"), "utf8"));
+      expect(report.stats.failuresByKind).toEqual({ malformed: 80 });
+    } finally {
+      html.server.close();
+    }
   });
 
   it("a dead endpoint makes every query fail: inconclusive (exit 4), never not-detected", async () => {
@@ -147,3 +225,26 @@ describe("provmark detect against served models", () => {
     expect(out).toMatchObject({ verdict: "inconclusive", n: 0, failures: 20 });
   });
 });
+
+/** A loopback proxy to `target`; `intercept` answers a request itself by returning true. */
+async function proxy(
+  target: string,
+  intercept: (res: import("node:http").ServerResponse) => boolean,
+): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", async () => {
+      if (intercept(res)) return;
+      const r = await fetch(`${target}${req.url}`, {
+        method: req.method ?? "POST",
+        headers: { "content-type": "application/json" },
+        body: Buffer.concat(chunks),
+      });
+      res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "application/json" });
+      res.end(Buffer.from(await r.arrayBuffer()));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
+}

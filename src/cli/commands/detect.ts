@@ -82,6 +82,7 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
         responseConfig,
       },
       runDir,
+      keepRunDir: flags.run !== undefined,
       fresh: !!flags.fresh,
       subset,
       decoyRatio: decoys.inputs.length ? flags.decoyRatio : 0,
