@@ -162,7 +162,23 @@ describe("provmark detect against served models", () => {
     expect(html).toContain(registeredAt);
   });
 
-  it("does not accuse an independently trained model (exit 3)", async () => {
+  it("does not accuse an independently trained model (exit 3); references give an empirical null", async () => {
+    const withRefs = await detect(
+      marked.url,
+      "report-refs",
+      "--reference",
+      join(dir, "other"),
+      "--reference",
+      join(dir, "base"),
+    );
+    expect(withRefs.code, withRefs.stdout + withRefs.stderr).toBe(0);
+    const refOut = JSON.parse(withRefs.stdout);
+    expect(refOut.verdict).toBe("stolen");
+    // neither unmarked model matches as often as the marked one: (1 + 0) / (1 + 2)
+    expect(refOut.empiricalPValue).toBeCloseTo(1 / 3, 12);
+    const refReport = JSON.parse(await readFile(refOut.reportPath, "utf8"));
+    expect(refReport.result.empirical.referenceMatches.every((m: number) => m < refOut.matches)).toBe(true);
+
     const r = await detect(other.url, "report-other");
     expect(r.code, r.stdout + r.stderr).toBe(3);
     const out = JSON.parse(r.stdout);
