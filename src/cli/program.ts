@@ -360,7 +360,11 @@ export function buildProgram(): Command {
       .option("--decoy-ratio <x>", "benign decoy queries per trigger", numArg("--decoy-ratio", 0, 100), 3)
       .option("--decoys <dataset>", "decoy images: a dataset spec, or none (default: mnist for 28×28×1 models)")
       .option("--concurrency <n>", "requests in flight", intArg("--concurrency", 1, 1024), 4)
-      .option("--batch-size <n>", "queries per request (default 16, where the protocol batches)", intArg("--batch-size", 1, 4096))
+      .option(
+        "--batch-size <n>",
+        "queries per request (default 16, where the protocol batches)",
+        intArg("--batch-size", 1, 4096),
+      )
       .option("--rps <n>", "requests per second limit", numArg("--rps", 0.01, 100_000))
       .option("--timeout <ms>", "per-request timeout", intArg("--timeout", 100, 3_600_000), 30_000)
       .option("--retries <n>", "retries on network errors, 408, 429 and 5xx", intArg("--retries", 0, 20), 4)
