@@ -328,6 +328,30 @@ export function buildProgram(): Command {
     .option("--json", "one JSON line with the URLs once listening")
     .action(async (opts) => (await import("./commands/serve.js")).serve(opts, globals()));
 
+  program
+    .command("lab")
+    .description("attack a marked model the way a thief would and report what the watermark survives")
+    .requiredOption("--model <dir>", "the marked model")
+    .requiredOption("--key <file>", "the watermark key file")
+    .requiredOption("--out <dir>", "where to write results.json and report.html")
+    .option("--dataset <spec>", "mnist (built in) or idx:<dir>", "mnist")
+    .option(
+      "--attacks <list>",
+      "comma list of finetune, prune, fineprune, quantize, noise, input, distill, overwrite (default: all)",
+    )
+    .option("--quick", "a small grid of settings per family")
+    .option(
+      "--null-models <n>",
+      "also train N unmarked models for the empirical null (>= 20 recommended)",
+      intArg("--null-models", 0, 1000),
+    )
+    .option("--null-epochs <n>", "epochs per null model (default: per architecture)", intArg("--null-epochs", 1, 1000))
+    .option("--alpha <p>", "false-positive level of the verdict", numArg("--alpha", 1e-300, 0.5))
+    .option("--seed <n>", "seed of the attacks' randomness", intArg("--seed", 0, 2 ** 31 - 1))
+    .option("--force", "replace --out if it exists")
+    .option("--json", "machine-readable output")
+    .action(async (opts) => (await import("./commands/lab.js")).lab(opts, globals()));
+
   // ---------------------------------------------------------------- detection
 
   withLedgerFlags(

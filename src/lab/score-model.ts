@@ -1,0 +1,107 @@
+import type * as tfTypes from "@tensorflow/tfjs";
+import { logBinomialTail, logPoissonBinomialTail, pValueFromLog } from "../core/stats/binomial.js";
+import type { WatermarkKey } from "../core/watermark/params.js";
+import { deriveTriggers } from "../core/watermark/triggers.js";
+import { decide } from "../core/watermark/verdict.js";
+import {
+  carrierOf,
+  countBitErrors,
+  deriveMessage,
+  deriveProjection,
+  extractBits,
+} from "../core/watermark/weight-mark.js";
+import { isProvmarkError } from "../errors.js";
+import type { TF } from "../model/backend.js";
+import type { Dataset, Split } from "../model/datasets/dataset.js";
+import { accuracy } from "../model/train-loop.js";
+import { findCarrier } from "../watermark/compat.js";
+import { predictLabels } from "../watermark/trigger-tensors.js";
+import type { Score } from "./lab-types.js";
+
+/** What scoring needs from the key, derived once per lab run. */
+export interface ScoreContext {
+  key: WatermarkKey;
+  data: Dataset;
+  alpha: number;
+  /** Trigger images as pixel/255, count × h·w·c. */
+  triggerPixels: Float32Array;
+  triggerLabels: Int32Array;
+  nullProbabilities: number[];
+  message: Uint8Array;
+  projections: Map<number, Float32Array>;
+}
+
+export function scoreContext(key: WatermarkKey, data: Dataset, alpha: number): ScoreContext {
+  const triggers = deriveTriggers(key);
+  const px = key.params.inputShape[0] * key.params.inputShape[1] * key.params.inputShape[2];
+  const triggerPixels = new Float32Array(triggers.length * px);
+  triggers.forEach((t, i) => {
+    for (let j = 0; j < px; j++) triggerPixels[i * px + j] = (t.input[j] as number) / 255;
+  });
+  return {
+    key,
+    data,
+    alpha,
+    triggerPixels,
+    triggerLabels: Int32Array.from(triggers, (t) => t.label),
+    nullProbabilities: triggers.map((t) => t.nullProbability),
+    message: deriveMessage(key.seed, key.params.bits),
+    projections: new Map(),
+  };
+}
+
+export interface ScoreOptions {
+  /** Preprocesses trigger inputs and the test set (the thief's query-time transform). */
+  transform?: (x: Float32Array) => Float32Array;
+  /** Decide on the trigger test alone (black-box scenarios). */
+  triggerOnly?: boolean;
+}
+
+/**
+ * The in-memory counterpart of `verifyModel` (same statistics, same Bonferroni verdict) plus test
+ * accuracy, for models the lab holds in memory. Every tensor it makes is disposed.
+ */
+export function scoreModel(tf: TF, model: tfTypes.LayersModel, ctx: ScoreContext, opts: ScoreOptions = {}): Score {
+  const { params } = ctx.key;
+  const shape = ctx.data.inputShape;
+  const pixels = opts.transform ? opts.transform(ctx.triggerPixels) : ctx.triggerPixels;
+  const x = tf.tensor(pixels, [ctx.triggerLabels.length, ...shape]);
+  const labels = predictLabels(tf, model, x);
+  x.dispose();
+  const triggerMatches = labels.reduce((a, l, i) => a + (l === ctx.triggerLabels[i] ? 1 : 0), 0);
+  const tp = pValueFromLog(logPoissonBinomialTail(ctx.nullProbabilities, triggerMatches));
+  const test: Split = opts.transform
+    ? { x: opts.transform(ctx.data.test.x), y: ctx.data.test.y, count: ctx.data.test.count }
+    : ctx.data.test;
+  const acc = accuracy(tf, model, test, ctx.data);
+  let weight: { bitErrors: number; pValue: number; log10PValue: number } | null = null;
+  try {
+    const carrier = findCarrier(model, params.layer, params.bits, "(attacked model)");
+    let projection = ctx.projections.get(carrier.length);
+    if (projection === undefined) {
+      projection = deriveProjection(ctx.key.seed, params.bits, carrier.length);
+      ctx.projections.set(carrier.length, projection);
+    }
+    const kernel = (carrier.kernel.read() as tfTypes.Tensor).dataSync() as Float32Array;
+    const bits = extractBits(projection, carrierOf(kernel, carrier.shape), params.bits);
+    const bitErrors = countBitErrors(bits, ctx.message);
+    weight = { bitErrors, ...pValueFromLog(logBinomialTail(params.bits, params.bits - bitErrors, 0.5)) };
+  } catch (e) {
+    if (!isProvmarkError(e, "LAYER_NOT_FOUND") && !isProvmarkError(e, "LAYER_TOO_SMALL")) throw e;
+  }
+  const log10Ps = [tp.log10PValue, ...(weight && !opts.triggerOnly ? [weight.log10PValue] : [])];
+  const d = decide(log10Ps, ctx.alpha);
+  return {
+    accuracy: acc,
+    triggerMatches,
+    triggers: ctx.triggerLabels.length,
+    triggerPValue: tp.pValue,
+    triggerLog10PValue: tp.log10PValue,
+    weightBitErrors: weight?.bitErrors ?? null,
+    weightBits: params.bits,
+    weightPValue: weight?.pValue ?? null,
+    weightLog10PValue: weight?.log10PValue ?? null,
+    combinedLog10PValue: d.combinedLog10P,
+    verdict: d.verdict,
+  };
+}
