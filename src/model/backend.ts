@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { ProvmarkError } from "../errors.js";
+import { registerWasmGradKernels } from "./wasm-kernels/index.js";
 
 export type TF = typeof tfTypes;
 export type BackendName = "tensorflow" | "wasm" | "cpu";
@@ -107,9 +108,17 @@ async function tryBackend(name: BackendName, loaded: TF | undefined): Promise<TF
   }
   const tf = loaded ?? quietRequireTf();
   if (name === "wasm") {
-    const wasm = require("@tensorflow/tfjs-backend-wasm") as { setWasmPaths: (p: string) => void };
+    const wasm = require("@tensorflow/tfjs-backend-wasm") as {
+      setWasmPaths: (p: string) => void;
+      version_wasm: string;
+    };
     // Point at the package's own .wasm files so nothing is fetched.
     wasm.setWasmPaths(`${join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm")), "/")}`);
+    await setBackend(tf, name);
+    // Convolution and pooling gradients (and faster matmul, reduction and tile paths), so that
+    // CNNs train on wasm: docs/training.md.
+    registerWasmGradKernels(tf, wasm.version_wasm);
+    return tf;
   }
   await setBackend(tf, name);
   return tf;

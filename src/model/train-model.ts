@@ -17,7 +17,10 @@ export interface TrainRequest {
   backend: BackendChoice;
   onBatch?: (done: number, total: number, loss: number) => void;
   onEpoch?: (s: EpochStats) => void;
-  /** Told when provmark picks another backend than the one loaded (e.g. CNN on wasm). */
+  /**
+   * Told when provmark departs from the request. No case does today: CNNs used to fall back from
+   * wasm to cpu before provmark registered the wasm gradient kernels (docs/training.md).
+   */
   onNotice?: (message: string) => void;
 }
 
@@ -40,6 +43,47 @@ export interface TrainResult {
   history: EpochStats[];
 }
 
+/** Kernels that backpropagation through the CNN architecture calls (besides elementwise ones). */
+const CNN_TRAINING_KERNELS = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "MaxPoolGrad"] as const;
+
+/**
+ * Every backend provmark loads can train CNNs (wasm through provmark's own gradient kernels); this
+ * guards against a backend that cannot, with an error naming the missing kernels.
+ */
+function assertCanTrainConvolutions(tf: Parameters<typeof hasKernel>[0], backend: string): void {
+  const missing = CNN_TRAINING_KERNELS.filter((k) => !hasKernel(tf, k));
+  if (missing.length === 0) return;
+  throw new ProvmarkError(
+    "BACKEND_UNAVAILABLE",
+    `the ${backend} backend cannot train convolutions: it lacks ${missing.join(", ")}`,
+    {
+      subject: "--backend",
+      hints: ["Use --backend wasm (provmark registers the gradient kernels it lacks), cpu (slow) or tensorflow."],
+    },
+  );
+}
+
+/**
+ * Images too small for an architecture shrink to nothing in its convolutions and poolings, which the
+ * wasm backend's kernels do not survive (a memory-access trap): refuse them up front.
+ */
+function assertArchFits(
+  model: { layers: { name: string; outputShape: unknown }[] },
+  arch: Arch,
+  shape: readonly number[],
+): void {
+  for (const layer of model.layers) {
+    const out = layer.outputShape as (number | null)[];
+    if (out.some((d) => d !== null && d <= 0)) {
+      throw new ProvmarkError(
+        "DATASET_MODEL_MISMATCH",
+        `the ${arch} architecture does not fit ${shape.join("x")} images: its layer ${layer.name} would output [${out.map((d) => d ?? "N").join(", ")}]`,
+        { subject: "--arch", hints: ["The cnn architecture needs images of at least 10x10 pixels; use --arch mlp."] },
+      );
+    }
+  }
+}
+
 /** Trains a reproducible baseline and saves it atomically as a LayersModel directory. */
 export async function trainModel(req: TrainRequest): Promise<TrainResult> {
   await assertOutputFree(
@@ -50,22 +94,14 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
   const data = await loadDataset(req.dataset);
   const loaded = await loadTf(req.backend);
   const { tf } = loaded;
-  if (req.arch === "cnn" && !hasKernel(tf, "Conv2DBackpropFilter")) {
-    if (req.backend !== "auto") {
-      throw new ProvmarkError("BACKEND_UNAVAILABLE", `the ${loaded.info.backend} backend cannot train convolutions`, {
-        subject: "--backend",
-        hints: ["It lacks the Conv2DBackpropFilter kernel; use --backend cpu (slow) or tensorflow."],
-      });
-    }
-    req.onNotice?.(`the ${loaded.info.backend} backend lacks convolution gradients; training the CNN on cpu (slow)`);
-    await loadTf("cpu");
-  }
+  if (req.arch === "cnn") assertCanTrainConvolutions(tf, loaded.info.backend);
   const defaults = ARCH_DEFAULTS[req.arch];
   const epochs = req.epochs ?? defaults.epochs;
   const batchSize = req.batchSize ?? defaults.batchSize;
   const model = buildModel(tf, req.arch, data.inputShape, data.numClasses, req.seed);
   const optimizer = tf.train.adam(defaults.learningRate);
   try {
+    assertArchFits(model, req.arch, data.inputShape);
     model.compile({
       optimizer,
       loss: "categoricalCrossentropy",

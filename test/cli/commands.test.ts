@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { provmark } from "../helpers/cli.js";
@@ -61,13 +62,14 @@ describe("provmark train / hash / inspect", () => {
     expect(human.stdout).toContain("dense1    Dense    16640");
   });
 
-  it("refuses CNN training on a forced backend without convolution gradients, after loading it", async () => {
+  it("refuses CNN training on images too small for its two pooling stages, writing nothing", async () => {
     const data = await tempDir();
     await writeToyIdx(data);
     const out = join(await tempDir(), "cnn");
     const r = await provmark(["--backend", "wasm", "train", "--dataset", `idx:${data}`, "--arch", "cnn", "--out", out]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("error[BACKEND_UNAVAILABLE]");
-    expect(r.stderr).toContain("Conv2DBackpropFilter");
+    expect(r.stderr).toContain("error[DATASET_MODEL_MISMATCH]");
+    expect(r.stderr).toContain("8x8x1");
+    expect(existsSync(out)).toBe(false);
   });
 });

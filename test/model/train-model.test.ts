@@ -32,3 +32,44 @@ describe("trainModel", () => {
     expect(info.paramCount).toBe(64 * 256 + 256 + 256 * 128 + 128 + 128 * 3 + 3);
   });
 });
+
+describe("trainModel --arch cnn", () => {
+  it("refuses images too small for the CNN with a usage error (not a wasm trap)", async () => {
+    const data = await tempDir();
+    await writeToyIdx(data); // 8x8: the second pooling would output 0x0
+    const out = join(await tempDir(), "cnn");
+    await expect(
+      trainModel({ dataset: `idx:${data}`, arch: "cnn", out, seed: 1, epochs: 1, backend: "wasm" }),
+    ).rejects.toMatchObject({ code: "DATASET_MODEL_MISMATCH", message: expect.stringContaining("8x8x1") });
+  });
+
+  it("trains the CNN on the wasm backend (no cpu fallback) and leaks no tensors", async () => {
+    const out = await tempDir();
+    const { tf } = await loadTf("wasm");
+    const before = tf.memory().numTensors;
+    const notices: string[] = [];
+    const r = await trainModel({
+      dataset: "mnist",
+      arch: "cnn",
+      out: join(out, "cnn"),
+      seed: 3,
+      epochs: 1,
+      backend: "wasm",
+      onNotice: (m) => notices.push(m),
+    });
+    expect(r.backend).toBe("wasm");
+    expect(notices).toEqual([]);
+    expect(r.testAccuracy).toBeGreaterThan(0.85); // one epoch; the default three reach about 0.95
+    expect(tf.memory().numTensors).toBe(before);
+    const info = await inspectModel(join(out, "cnn"));
+    expect(info.layers.map((l) => l.className)).toEqual([
+      "Conv2D",
+      "MaxPooling2D",
+      "Conv2D",
+      "MaxPooling2D",
+      "Flatten",
+      "Dense",
+      "Dense",
+    ]);
+  });
+});
