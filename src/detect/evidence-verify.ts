@@ -1,32 +1,15 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type EvidenceReport, evidenceSchema, type RecheckResult, recheckEvidence } from "../core/detect/evidence.js";
-import { fromFsError, ProvmarkError } from "../errors.js";
+import { readJsonFile } from "../watermark/read-json.js";
 import { responseParser } from "./adapters/parse-response.js";
 
 /** Reads `<dir>/report.json` (or a report file) and validates it against the evidence schema. */
 export async function readEvidence(path: string): Promise<{ report: EvidenceReport; dir: string }> {
   const file = path.endsWith(".json") ? path : join(path, "report.json");
   const dir = path.endsWith(".json") ? join(path, "..") : path;
-  const text = await readFile(file, "utf8").catch((e: unknown) => {
-    throw fromFsError(e, file);
-  });
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    value = undefined;
-  }
-  const parsed = evidenceSchema.safeParse(value);
-  if (!parsed.success) {
-    throw new ProvmarkError("EVIDENCE_INVALID", `${file} is not a provmark evidence report`, {
-      subject: file,
-      hints: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`),
-    });
-  }
-  return { report: parsed.data, dir };
+  return { report: await readJsonFile(file, evidenceSchema, "provmark evidence report", "EVIDENCE_INVALID"), dir };
 }
 
 /** Re-checks a report directory without the secret key (see recheckEvidence for what is checked). */

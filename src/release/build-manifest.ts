@@ -1,13 +1,14 @@
-import { readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parseDigest } from "../core/digest/hex-digest.js";
 import { RELEASE_MANIFEST_SCHEMA, type ReleaseManifest } from "../core/release-manifest.js";
-import { type Certificate, certificateHash, certificateSchema } from "../core/watermark/certificate.js";
-import { fromFsError, ProvmarkError } from "../errors.js";
+import { type Certificate, certificateHash } from "../core/watermark/certificate.js";
+import { ProvmarkError } from "../errors.js";
 import { type HashResult, hashModel } from "../model/hash-model.js";
 import { DEFAULT_IMPORT_PROFILE, IMPORT_PROFILES } from "../store/profiles.js";
 import { VERSION } from "../version.js";
 import { CERTIFICATE_FILE } from "../watermark/embed-defaults.js";
+import { readCertificate } from "../watermark/read-json.js";
 
 export interface ManifestInput {
   model: string;
@@ -82,26 +83,8 @@ async function loadCertificate(
   model: string,
   cert: string | undefined,
 ): Promise<{ certificate: Certificate | null; path: string | null }> {
-  const path = cert ?? join(model, CERTIFICATE_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    if (cert === undefined && (e as NodeJS.ErrnoException).code === "ENOENT") return { certificate: null, path: null };
-    throw fromFsError(e, path);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    value = undefined;
-  }
-  const parsed = certificateSchema.safeParse(value);
-  if (!parsed.success) {
-    throw new ProvmarkError("USAGE", `${path} is not a provmark watermark certificate`, {
-      subject: path,
-      hints: ["`provmark embed` writes watermark-certificate.json next to the marked model."],
-    });
-  }
-  return { certificate: parsed.data, path };
+  if (cert !== undefined) return { certificate: await readCertificate(cert), path: cert };
+  const path = join(model, CERTIFICATE_FILE);
+  if (!existsSync(path)) return { certificate: null, path: null };
+  return { certificate: await readCertificate(path), path };
 }

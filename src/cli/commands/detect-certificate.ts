@@ -1,12 +1,11 @@
-import { readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import type { EvidenceReport } from "../../core/detect/evidence.js";
 import { toHex } from "../../core/digest/bytes.js";
 import { keyCommitment } from "../../core/keys/derive.js";
-import { type Certificate, certificateSchema } from "../../core/watermark/certificate.js";
+import type { Certificate } from "../../core/watermark/certificate.js";
 import type { WatermarkKey } from "../../core/watermark/params.js";
 import { fromFsError, ProvmarkError } from "../../errors.js";
-import { CERTIFICATE_FILE } from "../../watermark/embed-defaults.js";
+import { readCertificate } from "../../watermark/read-json.js";
 import type { GlobalOptions } from "../program.js";
 import type { DetectFlags } from "./detect.js";
 import { iso, ledgerOptions, storeSettings } from "./ledger-flags.js";
@@ -105,25 +104,4 @@ export async function resolveCertificate(
     responseConfig = cfg.response ?? null;
   }
   return { certificate, onChain, responseConfig };
-}
-
-async function readCertificate(path: string): Promise<Certificate> {
-  const st = await stat(path).catch((e: unknown) => {
-    throw fromFsError(e, path);
-  });
-  const file = st.isDirectory() ? join(path, CERTIFICATE_FILE) : path;
-  const text = await readFile(file, "utf8").catch((e: unknown) => {
-    throw fromFsError(e, file);
-  });
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    value = undefined;
-  }
-  const parsed = certificateSchema.safeParse(value);
-  if (!parsed.success) {
-    throw new ProvmarkError("USAGE", `${file} is not a provmark watermark certificate`, { subject: "--cert" });
-  }
-  return parsed.data;
 }

@@ -1,40 +1,12 @@
 import { randomInt } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { type Certificate, certificateSchema } from "../../core/watermark/certificate.js";
-import { buildReveal, checkReveal, type Reveal, revealSchema } from "../../core/watermark/reveal.js";
+import { buildReveal, checkReveal, revealSchema } from "../../core/watermark/reveal.js";
 import { deriveTriggers } from "../../core/watermark/triggers.js";
-import { ExitCode, fromFsError, ProvmarkError } from "../../errors.js";
+import { ExitCode, ProvmarkError } from "../../errors.js";
 import { writeFileAtomic } from "../../model/atomic-write.js";
-import { CERTIFICATE_FILE } from "../../watermark/embed-defaults.js";
 import { readKeyFile } from "../../watermark/key-file.js";
 import { getPassphrase } from "../../watermark/passphrase.js";
+import { readCertificate, readJsonFile } from "../../watermark/read-json.js";
 import { emit } from "../output.js";
-
-async function readJson<T>(
-  path: string,
-  schema: { safeParse: (v: unknown) => { success: boolean; data?: T } },
-  what: string,
-) {
-  const text = await readFile(path, "utf8").catch((e: unknown) => {
-    throw fromFsError(e, path);
-  });
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new ProvmarkError("USAGE", `${path} is not valid JSON: ${(e as Error).message}`, { subject: path, cause: e });
-  }
-  const r = schema.safeParse(v);
-  if (!r.success) throw new ProvmarkError("USAGE", `${path} is not a ${what}`, { subject: path });
-  return r.data as T;
-}
-
-/** A certificate given as a file, or as a marked model directory holding one. */
-async function readCertificate(path: string): Promise<Certificate> {
-  const file = path.endsWith(".json") ? path : join(path, CERTIFICATE_FILE);
-  return readJson<Certificate>(file, certificateSchema, "provmark watermark certificate");
-}
 
 export async function reveal(opts: { key: string; certificate: string; count: number; out: string; json?: boolean }) {
   const key = await readKeyFile(opts.key, await getPassphrase());
@@ -70,7 +42,7 @@ export async function reveal(opts: { key: string; certificate: string; count: nu
 
 export async function checkRevealCmd(opts: { reveal: string; certificate: string; json?: boolean }) {
   const cert = await readCertificate(opts.certificate);
-  const r = await readJson<Reveal>(opts.reveal, revealSchema, "provmark reveal file");
+  const r = await readJsonFile(opts.reveal, revealSchema, "provmark reveal file");
   const check = checkReveal(r, cert);
   emit(check, opts, (c) =>
     c.ok
