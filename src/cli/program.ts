@@ -407,14 +407,17 @@ export function buildProgram(): Command {
     { write: true },
   ).action(async (opts) => (await import("./commands/detect.js")).detectCmd(opts, globals()));
 
-  program
-    .command("evidence")
-    .description("evidence reports")
-    .command("verify")
-    .description("re-check an evidence report without the key: proofs, body hashes, answers, p-value (exit 3 if not)")
-    .argument("<report>", "report directory (or its report.json)")
-    .option("--json", "machine-readable output")
-    .action(async (path: string, opts) => (await import("./commands/evidence.js")).evidenceVerify(path, opts));
+  withLedgerFlags(
+    program
+      .command("evidence")
+      .description("evidence reports")
+      .command("verify")
+      .description("re-check an evidence report without the key: proofs, body hashes, answers, p-value (exit 3 if not)")
+      .argument("<report>", "report directory (or its report.json)")
+      .option("--chain", "also re-read the on-chain record from the chain (--rpc, or the embedded chain)"),
+  ).action(async (path: string, opts) =>
+    (await import("./commands/evidence.js")).evidenceVerify(path, opts, globals()),
+  );
 
   return program;
 }

@@ -160,6 +160,23 @@ describe("provmark detect against served models", () => {
     expect(Date.parse(report.onChain.registeredAt)).toBeLessThanOrEqual(Date.parse(report.run.startedAt));
     const html = await readFile(out.htmlPath, "utf8");
     expect(html).toContain(registeredAt);
+
+    const env = { env: { PROVMARK_RPC_URL: "", PROVMARK_IPFS_API: "" } };
+    const chained = await provmark(
+      [...home, "evidence", "verify", join(dir, "report-anchored"), "--chain", "--json"],
+      env,
+    );
+    expect(chained.code, chained.stdout + chained.stderr).toBe(0);
+    const last = JSON.parse(chained.stdout).checks.at(-1);
+    expect(last).toMatchObject({ name: "on-chain record re-read from the chain", ok: true });
+    // after revocation, the chain no longer backs the evidence
+    expect((await provmark([...home, "revoke", digest, "--reason", "test"], env)).code).toBe(0);
+    const revoked = await provmark(
+      [...home, "evidence", "verify", join(dir, "report-anchored"), "--chain", "--json"],
+      env,
+    );
+    expect(revoked.code).toBe(3);
+    expect(JSON.parse(revoked.stdout).checks.at(-1).detail).toContain("revoked");
   });
 
   it("does not accuse an independently trained model (exit 3); references give an empirical null", async () => {

@@ -1,10 +1,25 @@
 import { ExitCode } from "../../errors.js";
 import { emit } from "../output.js";
+import type { GlobalOptions } from "../program.js";
+import { type LedgerFlags, ledgerOptions } from "./ledger-flags.js";
 
-/** `provmark evidence verify <report>`: exit 0 when every check passes, 3 when one fails. */
-export async function evidenceVerify(path: string, flags: { json?: boolean }): Promise<void> {
+/**
+ * `provmark evidence verify <report>`: exit 0 when every check passes, 3 when one fails. With
+ * --chain, the on-chain record is also re-read from the chain (--rpc, or the embedded chain).
+ */
+export async function evidenceVerify(
+  path: string,
+  flags: LedgerFlags & { chain?: boolean },
+  globals: GlobalOptions,
+): Promise<void> {
   const { verifyEvidence } = await import("../../detect/evidence-verify.js");
   const { report, check } = await verifyEvidence(path);
+  if (flags.chain) {
+    const { recheckOnChain } = await import("../../detect/evidence-chain.js");
+    const c = await recheckOnChain(report, ledgerOptions(flags, globals));
+    check.checks.push(c);
+    check.ok &&= c.ok;
+  }
   emit(
     {
       path,
@@ -28,7 +43,7 @@ export async function evidenceVerify(path: string, flags: { json?: boolean }): P
         ...o.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.detail})`),
         `  recomputed: ${o.recomputed.matches}/${o.recomputed.n} matches, log10 p = ${o.recomputed.log10PValue.toFixed(2)} → ${o.recomputed.verdict}`,
         o.onChain
-          ? `  certificate registered on chain ${o.onChain.chainId} at ${o.onChain.registeredAt} (tx ${o.onChain.txHash}); not re-read from the chain here`
+          ? `  certificate registered on chain ${o.onChain.chainId} at ${o.onChain.registeredAt} (tx ${o.onChain.txHash})${flags.chain ? "" : "; add --chain to re-read it from the chain"}`
           : "  no on-chain record attached",
       ].join("\n"),
   );
