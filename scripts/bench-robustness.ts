@@ -1,9 +1,12 @@
 /**
- * `npm run bench:robustness`: the robustness lab on the built-in MNIST digits (MLP). Trains a
- * baseline, embeds both watermarks with a fresh key, runs every attack family's default grid, trains
- * a bank of unmarked models, and writes results.json + report.html; prints a summary on stdout.
- * Options: --quick (small grid), --null-models N (default 20), --null-epochs N (default: per arch),
- * --families a,b,... (default all), --out DIR (default a temp dir).
+ * `npm run bench:robustness`: the robustness lab on the built-in MNIST digits. Trains a baseline of
+ * the chosen architecture, embeds both watermarks with a fresh key (64 bits in `dense1`, which both
+ * the MLP and the CNN have), runs every attack family's default grid, trains a bank of unmarked
+ * models, and writes results.json + report.html; prints a summary on stdout.
+ * Options: --arch mlp|cnn (default mlp), --quick (small grid), --null-models N (default 20),
+ * --null-epochs N (default: per arch), --families a,b,... (default all), --out DIR (default a temp dir).
+ * The null bank mixes architectures: mlp and mlp-small for an MLP victim; cnn, mlp and mlp-small for
+ * a CNN victim.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +14,7 @@ import { join } from "node:path";
 import { ATTACK_FAMILIES, type AttackFamily } from "../src/lab/lab-types.js";
 import { fmtLog10P } from "../src/lab/report-html.js";
 import { runLab } from "../src/lab/run-lab.js";
+import type { Arch } from "../src/model/archs.js";
 import { loadTf } from "../src/model/backend.js";
 import { trainModel } from "../src/model/train-model.js";
 import { embedWatermark } from "../src/watermark/embed.js";
@@ -21,6 +25,12 @@ const arg = (name: string) => {
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 const quick = process.argv.includes("--quick");
+const arch = arg("--arch") ?? "mlp";
+if (arch !== "mlp" && arch !== "cnn") {
+  process.stderr.write(`--arch must be mlp or cnn, not ${JSON.stringify(arch)}\n`);
+  process.exit(2);
+}
+const nullArchs: Arch[] = arch === "cnn" ? ["cnn", "mlp", "mlp-small"] : ["mlp", "mlp-small"];
 const nullModels = Number(arg("--null-models") ?? 20);
 const nullEpochs = arg("--null-epochs") === undefined ? undefined : Number(arg("--null-epochs"));
 const families = (arg("--families")?.split(",") ?? ATTACK_FAMILIES) as AttackFamily[];
@@ -32,16 +42,17 @@ const { info } = await loadTf();
 log(`backend ${info.backend}; working in ${dir}`);
 const base = await trainModel({
   dataset: "mnist",
-  arch: "mlp",
+  arch,
   out: join(dir, "baseline"),
   seed: 1,
   backend: "auto",
   force: true,
 });
-log(`baseline: ${(base.testAccuracy * 100).toFixed(2)}% in ${base.trainSeconds.toFixed(1)} s`);
+log(`baseline (${arch}): ${(base.testAccuracy * 100).toFixed(2)}% in ${base.trainSeconds.toFixed(1)} s`);
 const key = await generateKey({
   classes: 10,
   inputShape: [28, 28, 1],
+  // The first hidden dense layer: 784 carrier inputs in the MLP, 800 (5×5×32 flattened) in the CNN.
   layer: "dense1",
   bits: 64,
   triggers: 100,
@@ -67,7 +78,13 @@ const r = await runLab({
   families,
   quick,
   ...(nullModels > 0
-    ? { nullBank: { models: nullModels, ...(nullEpochs === undefined ? {} : { epochs: nullEpochs }) } }
+    ? {
+        nullBank: {
+          models: nullModels,
+          archs: nullArchs,
+          ...(nullEpochs === undefined ? {} : { epochs: nullEpochs }),
+        },
+      }
     : {}),
   backend: "auto",
   onProgress: log,
@@ -75,7 +92,7 @@ const r = await runLab({
 
 const pad = (s: string, n: number) => s.padEnd(n);
 const lines = [
-  `robustness lab on MNIST (mlp), backend ${r.backend}, α ${r.alpha}, ${((performance.now() - started) / 60000).toFixed(1)} min in all`,
+  `robustness lab on MNIST (${r.victimArch}, training lr ${r.trainLearningRate}), backend ${r.backend}, α ${r.alpha}, ${((performance.now() - started) / 60000).toFixed(1)} min in all`,
   `marked: acc ${(r.baseline.accuracy * 100).toFixed(2)}%, trigger p ${fmtLog10P(r.baseline.triggerLog10PValue)}, weight p ${fmtLog10P(r.baseline.weightLog10PValue)}`,
   "",
   `${pad("attack", 52)} ${pad("acc %", 7)} ${pad("drop pp", 8)} ${pad("trig", 7)} ${pad("trigger p", 10)} ${pad("bits", 6)} ${pad("weight p", 10)} result`,

@@ -1,4 +1,4 @@
-import type { Arch } from "../model/archs.js";
+import { ARCH_DEFAULTS, type Arch } from "../model/archs.js";
 import { inputTransformLabel } from "./input-transforms.js";
 import type { AttackFamily, AttackSetting, FinetuneMode } from "./lab-types.js";
 import { quantizeLabel } from "./weight-transforms.js";
@@ -67,11 +67,14 @@ export function attackGrid(families: readonly AttackFamily[], o: GridOptions): A
         for (const bits of q ? [2] : [4, 2, 1]) grid.push({ family, params: { kind: "pixel-quantize", bits } });
         break;
       case "distill": {
+        // Always another architecture than the victim's (a CNN victim gets the MLP surrogate),
+        // trained at the surrogate's own training rate.
         const arch: Arch = o.victimArch === "mlp" ? "mlp-small" : "mlp";
+        const learningRate = ARCH_DEFAULTS[arch].learningRate;
         for (const answers of ["labels", "probabilities"] as const) {
           grid.push({
             family,
-            params: { answers, arch, epochs: o.distillEpochs ?? (q ? 3 : 10), learningRate: 2e-3, dataFraction: 1 },
+            params: { answers, arch, epochs: o.distillEpochs ?? (q ? 3 : 10), learningRate, dataFraction: 1 },
           });
         }
         break;

@@ -101,6 +101,21 @@ describe("attack grid and null summary", () => {
     ).toBeLessThan(grid.length / 2);
   });
 
+  it("attacks a CNN victim at its own training rate, distilling into another architecture", () => {
+    const grid = attackGrid(ATTACK_FAMILIES, { trainLearningRate: 1e-3, victimArch: "cnn" });
+    const labels = grid.map(settingLabel);
+    expect(labels).toContain("FTAL lr=0.001 5 ep, 100% data");
+    expect(labels).toContain("FTAL lr=0.01×0.5/epoch 5 ep, 100% data");
+    for (const s of grid) {
+      if (s.family === "fineprune") expect(s.params.learningRate).toBe(1e-3);
+      if (s.family === "distill") {
+        expect(s.params.arch).not.toBe("cnn");
+        expect(s.params.learningRate).toBe(2e-3);
+      }
+    }
+    expect(grid.filter((s) => s.family === "distill")).toHaveLength(2);
+  });
+
   it("summarizes a bank: histogram, largest false match rate, counts at α", () => {
     const m = (matches: number, combined: number) => ({
       arch: "mlp" as const,
