@@ -380,6 +380,56 @@ describe("wasm gradient kernels", () => {
     }
   });
 
+  it("Add, Sub, Multiply and RealDiv by a vector over the last axis (bias adds) match the cpu backend", async () => {
+    const rng = createRng(9, "broadcast");
+    // The first three take the widened fast path; the others go to the wasm backend's own kernels.
+    for (const [shape, vector] of [
+      [[8, 16, 16, 16], [16]],
+      [
+        [4, 10, 10, 5],
+        [1, 1, 1, 5],
+      ],
+      [
+        [64, 4, 64],
+        [1, 64],
+      ],
+      [[64, 3], [3]],
+      [[7, 300], [300]],
+      [
+        [6, 4],
+        [6, 1],
+      ],
+    ] as const) {
+      const big = random(rng, [...shape]);
+      const vec = random(rng, [...vector]);
+      for (const kernel of ["Add", "Sub", "Multiply", "RealDiv"]) {
+        for (const [a, b] of [
+          [big, vec],
+          [vec, big],
+        ]) {
+          const what = `${kernel} ${JSON.stringify({ a: a?.shape, b: b?.shape })}`;
+          const inputs = { a: a as Input, b: b as Input };
+          expectClose(await runOn("wasm", kernel, inputs, {}), await runOn("cpu", kernel, inputs, {}), what);
+        }
+      }
+    }
+  });
+
+  it("Slice (whole axes merged) and same-dtype Cast match the cpu backend", async () => {
+    const rng = createRng(11, "slice");
+    for (let i = 0; i < 30; i++) {
+      const shape = [1 + rng.int(4), 1 + rng.int(5), 1 + rng.int(5), 1 + rng.int(4)].slice(i % 3);
+      const begin = shape.map((d) => (rng.int(2) === 0 ? 0 : rng.int(d)));
+      const size = shape.map((d, a) => (rng.int(2) === 0 ? -1 : 1 + rng.int(d - (begin[a] as number))));
+      const x = random(rng, shape);
+      const attrs = { begin, size };
+      const what = `Slice ${JSON.stringify({ shape, attrs })}`;
+      expectClose(await runOn("wasm", "Slice", { x }, attrs), await runOn("cpu", "Slice", { x }, attrs), what);
+      const cast = { dtype: "float32" };
+      expectClose(await runOn("wasm", "Cast", { x }, cast), await runOn("cpu", "Cast", { x }, cast), "Cast");
+    }
+  });
+
   it("BatchMatMul with transposed operands matches the cpu backend", async () => {
     const rng = createRng(5, "matmul");
     for (const [ta, tb] of [

@@ -74,6 +74,30 @@ function filterGradNHWC(tf: TF, x: Tensor4D, dy: Tensor4D, info: Conv2DInfo): Te
   const region = readRegion(tf, x, info);
   if (region === undefined) return tf.zeros([info.filterHeight, info.filterWidth, info.inChannels, info.outChannels]);
   const { x: xr, pad } = region;
+  const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co } = info;
+  const k = kh * kw * ci;
+  if (k <= IM2COL_MAX_PATCH) {
+    // Small patches (the first layer of a CNN): the patches [N*outH*outW, K] by a forward
+    // convolution with a one-hot filter, then one matrix product with dy [N*outH*outW, outC].
+    const oneHot = tf.eye(k).reshape([kh, kw, ci, k]);
+    const patches = tf.engine().runKernel(
+      "Conv2D",
+      { x: xr, filter: oneHot },
+      {
+        strides: [info.strideHeight, info.strideWidth],
+        pad,
+        dataFormat: "NHWC",
+        dilations: [info.dilationHeight, info.dilationWidth],
+      },
+    ) as Tensor4D;
+    // XNNPACK repacks the right operand of every product (the costlier part here), so the narrower
+    // of patches and dy goes on the right: dW^T = dy^T x patches when K <= outC.
+    const p = patches.shape[0] * patches.shape[1] * patches.shape[2];
+    const cols = patches.reshape([p, k]);
+    const dy2 = dy.reshape([p, co]);
+    if (k > co) return tf.matMul(cols, dy2, true, false).reshape([kh, kw, ci, co]);
+    return tf.transpose(tf.matMul(dy2, cols, true, false)).reshape([kh, kw, ci, co]);
+  }
   const out = tf.engine().runKernel(
     "Conv2D",
     { x: tf.transpose(xr, [3, 1, 2, 0]), filter: tf.transpose(dy, [1, 2, 0, 3]) },
@@ -86,6 +110,14 @@ function filterGradNHWC(tf: TF, x: Tensor4D, dy: Tensor4D, info: Conv2DInfo): Te
   ) as Tensor4D;
   return tf.transpose(out, [1, 2, 0, 3]);
 }
+
+/**
+ * Filter gradients whose patch (filterHeight * filterWidth * inChannels) is at most this long are
+ * computed by im2col and one matrix product: 3x faster for a 3x3 filter over one channel (the
+ * batch-as-channels convolution repacks all of dy as its filter, and it and its transposes are
+ * memory-bound), but slower for long patches (3x3x16), whose patch matrix is large.
+ */
+const IM2COL_MAX_PATCH = 32;
 
 /**
  * The part of x a forward convolution read, with the padding it used: x cropped to the rows and

@@ -1,9 +1,12 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 import { batchMatMulKernel } from "./batch-mat-mul.js";
+import { vectorBroadcastKernel } from "./broadcast.js";
 import { conv2DBackpropFilterKernel, conv2DBackpropInputKernel } from "./conv2d-backprop.js";
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./depthwise-backprop.js";
+import { castKernel, identityKernel } from "./identity.js";
 import { avgPoolGradKernel, maxPoolGradKernel } from "./pool-grad.js";
 import { leadingReduceKernel } from "./reduce.js";
+import { sliceKernel } from "./slice.js";
 import type { TF } from "./tensor-utils.js";
 import { tileKernel } from "./tile.js";
 
@@ -74,6 +77,46 @@ export const WASM_GRAD_KERNELS: readonly GradKernel[] = [
       },
     }),
   ),
+  ...(["Add", "Sub", "Multiply", "RealDiv"] as const).map(
+    (name): GradKernel => ({
+      name,
+      replaces: {
+        upTo: "4.22.0",
+        why: "it broadcasts a short vector over the last axis (a bias add) 2-3x slower than a plain elementwise op",
+      },
+      run: (tf, args, upstream) => {
+        if (upstream === undefined) throw new Error(`${name} wraps the wasm backend's own kernel`);
+        return vectorBroadcastKernel(tf, upstream, args);
+      },
+    }),
+  ),
+  {
+    name: "Identity",
+    replaces: { upTo: "4.22.0", why: "it copies every element; sharing the buffer, as the cpu backend does, is free" },
+    run: (_tf, args, upstream) => {
+      if (upstream === undefined) throw new Error("Identity wraps the wasm backend's own kernel");
+      return identityKernel(upstream, args);
+    },
+  },
+  {
+    name: "Cast",
+    replaces: { upTo: "4.22.0", why: "a cast to the same dtype copies every element" },
+    run: (_tf, args, upstream) => {
+      if (upstream === undefined) throw new Error("Cast wraps the wasm backend's own kernel");
+      return castKernel(upstream, args);
+    },
+  },
+  {
+    name: "Slice",
+    replaces: {
+      upTo: "4.22.0",
+      why: "it copies one innermost row at a time from JavaScript; merging whole axes makes the rows long",
+    },
+    run: (tf, args, upstream) => {
+      if (upstream === undefined) throw new Error("Slice wraps the wasm backend's own kernel");
+      return sliceKernel(tf, upstream, args);
+    },
+  },
   {
     name: "AvgPoolGrad",
     replaces: { upTo: "4.22.0", why: "its direct loop is 3-5x slower than pads and a transpose" },

@@ -89,44 +89,52 @@ function tiles(info: Conv2DInfo): boolean {
 }
 
 /**
- * MaxPoolGrad for tiling windows on [K, M] tensors (K = window offsets, row-major; M = N*outH*outW*C):
- * E = (x == window max); the number of maxima at offsets <= k, C_k, is an average pooling down the
- * K axis (viewed as the height of a 1-pixel-wide image with M channels, zero-padded on top); the
- * first maximum is where E_k = 1 and C_k = 1. The gradient is that mask times dy.
+ * MaxPoolGrad for tiling windows, with no transposes: the covered region [N, outH*kh, outW*kw, C]
+ * viewed as [N*outH, kh, outW*kw*C]; the window maxima (and dy) repeated kw times along the columns
+ * by one broadcast, [N*outH, 1, outW*kw*C], then broadcast down the kh rows, which XNNPACK does at
+ * the speed of a plain elementwise op. Offset (i, j) of a window (k = i*kw + j of K) gets the
+ * priority p = (K-1-k)/K; q = p where x is the window maximum, p - 1 (< 0) elsewhere. The maximum
+ * of q over the window (a MaxPool) is then exactly the q of the first maximum, and q equals it
+ * nowhere else (the priorities differ by about 1/K). Windows with no maximum (all -Infinity) have a
+ * negative max, lifted above every q.
  */
 function maxPoolGradTiled(tf: TF, covered: Tensor4D, y: tfTypes.Tensor, dy: Tensor4D, info: Conv2DInfo): Tensor4D {
-  const k = info.filterHeight * info.filterWidth;
-  const xs = toOffsetsMajor(tf, covered, info);
-  const m = xs.shape[1] as number;
-  const isMax = tf.sub(1, tf.step(tf.sub(y.reshape([1, m]), xs)));
-  let first = isMax;
-  if (k > 1) {
-    const padded = tf.pad(isMax.reshape([1, k, 1, m]), [
-      [0, 0],
-      [k - 1, 0],
-      [0, 0],
-      [0, 0],
-    ]);
-    const mean = tf.engine().runKernel("AvgPool", { x: padded }, { filterSize: [k, 1], strides: 1, pad: "valid" });
-    // C_k = k * mean is a small integer; C_k <= 1 <=> mean < 1.5 / k (robust to the rounding of 1/k).
-    first = tf.mul(isMax, tf.step(tf.sub(1.5 / k, (mean as tfTypes.Tensor).reshape([k, m]))));
+  const { batchSize: n, outHeight: oh, outWidth: ow, inChannels: c, filterHeight: kh, filterWidth: kw } = info;
+  const k = kh * kw;
+  const line = ow * kw * c;
+  // [N, outH, outW, C] -> [N*outH, 1, outW*kw*C]: each value repeated for the kw columns of its window.
+  const widen = (t: tfTypes.Tensor): tfTypes.Tensor => {
+    const w = kw === 1 ? t : tf.add(t.reshape([n * oh * ow, 1, c]), tf.zeros([1, kw, 1]));
+    return w.reshape([n * oh, 1, line]);
+  };
+  // y >= x everywhere, so step(y - x) is 0 exactly where x is the maximum.
+  const notMax = tf.step(tf.sub(widen(y), covered.reshape([n * oh, kh, line])));
+  const priorities = new Float32Array(kh * line);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) priorities.fill((k - 1 - (i * kw + j)) / k, i * line + j * c, i * line + (j + 1) * c);
+    for (let p = 1; p < ow; p++) priorities.copyWithin(i * line + p * kw * c, i * line, i * line + kw * c);
   }
-  return fromOffsetsMajor(tf, tf.mul(first, dy.reshape([1, m])), info);
+  const q = tf.sub(tf.tensor(priorities, [1, kh, line]), notMax);
+  const best = tf
+    .engine()
+    .runKernel(
+      "MaxPool",
+      { x: q.reshape(covered.shape) },
+      { filterSize: [kh, kw], strides: [kh, kw], pad: "valid" },
+    ) as tfTypes.Tensor;
+  // best < 0: no maximum in the window; move the threshold above every q. Otherwise q > best - 1/(2K)
+  // holds exactly at the first maximum.
+  const threshold = tf.add(best, tf.sub(tf.mul(tf.step(tf.neg(best)), 2), 0.5 / k));
+  const first = tf.step(tf.sub(q, widen(threshold)));
+  const g = tf.mul(first, widen(dy)).reshape(covered.shape) as Tensor4D;
+  return cropOrPad(tf, g, -info.padInfo.top, info.inHeight, -info.padInfo.left, info.inWidth, 0);
 }
 
 /**
- * Tiling windows: the covered region [N, outH*kh, outW*kw, C] as [K, M], row k = (i, j) holding
- * offset (i, j) of every window, by two 3-D transposes.
+ * Tiling windows: g [K, M], row k = (i, j) holding offset (i, j) of every window (M = N*outH*outW*C),
+ * back to the covered region [N, outH*kh, outW*kw, C] by two 3-D transposes, then cropped or
+ * zero-padded to the input's rows and columns.
  */
-function toOffsetsMajor(tf: TF, covered: Tensor4D, info: Conv2DInfo): tfTypes.Tensor {
-  const { batchSize: n, outHeight: oh, outWidth: ow, inChannels: c, filterHeight: kh, filterWidth: kw } = info;
-  // [n][oh i][ow j][c] -> [j][n][oh i][ow][c] -> [i][j][n][oh][ow][c]
-  const cols = kw === 1 ? covered : tf.transpose(covered.reshape([n * oh * kh * ow, kw, c]), [1, 0, 2]);
-  const rows = kh === 1 ? cols : tf.transpose(cols.reshape([kw * n * oh, kh, ow * c]), [1, 0, 2]);
-  return rows.reshape([kh * kw, n * oh * ow * c]);
-}
-
-/** The inverse of toOffsetsMajor, then cropped or zero-padded back to the input's rows and columns. */
 function fromOffsetsMajor(tf: TF, g: tfTypes.Tensor, info: Conv2DInfo): Tensor4D {
   const { batchSize: n, outHeight: oh, outWidth: ow, inChannels: c, filterHeight: kh, filterWidth: kw } = info;
   const rows = kh === 1 ? g : tf.transpose(g.reshape([kh, kw * n * oh, ow * c]), [1, 0, 2]);
