@@ -198,7 +198,13 @@ const b = step(16, "Detect suspect B", detectArgs(suspectB.url, "suspect-b", "re
   exit: 3,
 }) as Detected;
 for (const s of servers) s.kill();
-step(17, "Anyone re-checks suspect A's evidence without the key", ["evidence", "verify", join(ledger, "report-a")]);
+step(17, "Anyone re-checks suspect A's evidence without the key", [
+  ...onLedger,
+  "evidence",
+  "verify",
+  join(ledger, "report-a"),
+  "--chain",
+]);
 const p = (d: Detected) => (d.pValue === 0 ? `1e${d.log10PValue.toFixed(1)}` : d.pValue.toExponential(2));
 process.stdout.write(
   `\nverdicts:\n` +
