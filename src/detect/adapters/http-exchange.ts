@@ -152,6 +152,39 @@ export function redactBytes(body: Uint8Array, secrets: readonly string[]): Uint8
  * Turns an HTTP reply into the batch outcome: 2xx bodies go to `parse`; other statuses and faults
  * fail every item with one kind. Retryable: network faults, timeouts, 408, 429 and 5xx.
  */
+/** The endpoint settings every HTTP adapter carries. */
+export interface JsonEndpoint {
+  url: string;
+  headers: Readonly<Record<string, string>>;
+  timeoutMs?: number | undefined;
+  now?: (() => number) | undefined;
+}
+
+/**
+ * Sends one JSON request body to the endpoint and turns the reply into the batch's outcome
+ * (per-item results from `parse`, hashes, redacted bodies): the shared tail of every HTTP adapter.
+ */
+export async function exchangeJson(
+  e: JsonEndpoint,
+  body: Uint8Array,
+  batchSize: number,
+  signal: AbortSignal,
+  parse: (body: Uint8Array, n: number) => ItemResult[],
+  secrets: readonly string[],
+  method: HttpRequest["method"] = "POST",
+): Promise<BatchOutcome> {
+  const reply = await httpRequest({
+    url: e.url,
+    method,
+    headers: { "content-type": "application/json", ...e.headers },
+    body,
+    signal,
+    ...(e.timeoutMs === undefined ? {} : { timeoutMs: e.timeoutMs }),
+    ...(e.now === undefined ? {} : { now: e.now }),
+  });
+  return toOutcome(reply, body, batchSize, parse, secrets);
+}
+
 export function toOutcome(
   reply: HttpReply,
   requestBody: Uint8Array,

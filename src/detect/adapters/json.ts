@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { utf8 } from "../../core/digest/bytes.js";
 import { secretValues } from "./headers.js";
-import { httpRequest, toOutcome } from "./http-exchange.js";
+import { exchangeJson } from "./http-exchange.js";
 import type { JsonApiConfig } from "./json-config.js";
 import { jsonResponseReader } from "./json-response.js";
 import type { BatchOutcome, ItemResult, QueryInput, SuspectAdapter } from "./types.js";
@@ -60,16 +60,15 @@ export class JsonApiAdapter implements SuspectAdapter {
     const encoded = batch.map((q) => instanceJson(q, scale, this.#layout));
     const input = this.#o.config.batch === false ? (encoded[0] as string) : `[${encoded.join(",")}]`;
     const body = utf8(this.#template.replace(`"${this.#marker}"`, () => input));
-    const reply = await httpRequest({
-      url: this.#o.url,
-      method: this.#o.config.method,
-      headers: { "content-type": "application/json", ...this.#o.headers },
+    return exchangeJson(
+      this.#o,
       body,
+      batch.length,
       signal,
-      ...(this.#o.timeoutMs === undefined ? {} : { timeoutMs: this.#o.timeoutMs }),
-      ...(this.#o.now === undefined ? {} : { now: this.#o.now }),
-    });
-    return toOutcome(reply, body, batch.length, (b, n) => this.parse(b, n), this.#secrets);
+      (b, n) => this.parse(b, n),
+      this.#secrets,
+      this.#o.config.method,
+    );
   }
 
   parse(responseBody: Uint8Array, batchSize: number): ItemResult[] {

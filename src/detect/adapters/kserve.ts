@@ -2,7 +2,7 @@ import { utf8 } from "../../core/digest/bytes.js";
 import { alignRows, allFail, parseObjectBody } from "./answer-rows.js";
 import { appendPath } from "./endpoint.js";
 import { secretValues } from "./headers.js";
-import { httpRequest, toOutcome } from "./http-exchange.js";
+import { exchangeJson, httpRequest } from "./http-exchange.js";
 import { parseBody } from "./lenient-json.js";
 import { describe, fromLabel, fromScores } from "./read-answer.js";
 import type { BatchOutcome, ItemResult, QueryInput, SuspectAdapter } from "./types.js";
@@ -89,16 +89,7 @@ export class KServeAdapter implements SuspectAdapter {
     const head = JSON.stringify({ name: this.probe.inputName, shape, datatype: "FP32" });
     const text = `{"inputs":[${head.slice(0, -1)},"data":${batchFlatJson(batch, "pixel/255")}}]}`;
     const body = utf8(text);
-    const reply = await httpRequest({
-      url: this.#o.url,
-      method: "POST",
-      headers: { "content-type": "application/json", ...this.#o.headers },
-      body,
-      signal,
-      ...(this.#o.timeoutMs === undefined ? {} : { timeoutMs: this.#o.timeoutMs }),
-      ...(this.#o.now === undefined ? {} : { now: this.#o.now }),
-    });
-    return toOutcome(reply, body, batch.length, (b, n) => this.parse(b, n), this.#secrets);
+    return exchangeJson(this.#o, body, batch.length, signal, (b, n) => this.parse(b, n), this.#secrets);
   }
 
   parse(responseBody: Uint8Array, batchSize: number): ItemResult[] {

@@ -2,7 +2,7 @@ import { utf8 } from "../../core/digest/bytes.js";
 import { alignRows, allFail, parseObjectBody, readPrediction } from "./answer-rows.js";
 import { appendPath } from "./endpoint.js";
 import { secretValues } from "./headers.js";
-import { httpRequest, toOutcome } from "./http-exchange.js";
+import { exchangeJson } from "./http-exchange.js";
 import { describe } from "./read-answer.js";
 import type { BatchOutcome, ItemResult, QueryInput, SuspectAdapter } from "./types.js";
 import { assertBatchShape, instanceJson } from "./wire.js";
@@ -57,16 +57,7 @@ export class TfServingAdapter implements SuspectAdapter {
     assertBatchShape(batch, this.#o.inputShape);
     const text = `{"instances":[${batch.map((q) => instanceJson(q, "pixel/255", "nested")).join(",")}]}`;
     const body = utf8(text);
-    const reply = await httpRequest({
-      url: this.#o.url,
-      method: "POST",
-      headers: { "content-type": "application/json", ...this.#o.headers },
-      body,
-      signal,
-      ...(this.#o.timeoutMs === undefined ? {} : { timeoutMs: this.#o.timeoutMs }),
-      ...(this.#o.now === undefined ? {} : { now: this.#o.now }),
-    });
-    return toOutcome(reply, body, batch.length, (b, n) => this.parse(b, n), this.#secrets);
+    return exchangeJson(this.#o, body, batch.length, signal, (b, n) => this.parse(b, n), this.#secrets);
   }
 
   parse(responseBody: Uint8Array, batchSize: number): ItemResult[] {
