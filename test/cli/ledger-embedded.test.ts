@@ -108,6 +108,9 @@ describe("register → history → check on the embedded chain, across processes
     expect(byName.versions.map((v: { digest: string }) => v.digest)).toEqual([baseDigest, childDigest]);
     const byDigest = JSON.parse((await run(["history", childDigest])).stdout);
     expect(byDigest.lineage.map((v: { digest: string }) => v.digest)).toEqual([childDigest, baseDigest]);
+    const doctor = JSON.parse((await run(["doctor"])).stdout);
+    // deploy, create the namespace, two registrations: one block each
+    expect(doctor.chain).toMatchObject({ mode: "embedded", journalBlocks: 4, registry: byName.contract });
     const unknown = await run(["history", "no-such-model"]);
     expect(unknown.code).toBe(5);
     expect(JSON.parse(unknown.stdout).found).toBe(false);

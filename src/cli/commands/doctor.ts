@@ -51,7 +51,7 @@ export async function doctor(opts: { json?: boolean }, globals: GlobalOptions): 
       ethers: version("ethers"),
     },
     dataDir: s.dataDir,
-    chain: s.chain,
+    chain: { ...s.chain, ...(await ledgerState(s.chain)) },
     ipfs: s.ipfs,
   };
   emit(report, opts, (r) => {
@@ -66,9 +66,42 @@ export async function doctor(opts: { json?: boolean }, globals: GlobalOptions): 
         .map(([k, v]) => `${k} ${v ?? "(not installed)"}`)
         .join(", ")}`,
       `data dir: ${r.dataDir}`,
-      `chain:    ${r.chain.mode === "rpc" ? `JSON-RPC ${r.chain.rpcUrl}` : `embedded local dev chain (${r.chain.stateDir})`}`,
+      `chain:    ${r.chain.mode === "rpc" ? `JSON-RPC ${r.chain.rpcUrl}` : `embedded local dev chain (${r.chain.stateDir}): ${r.chain.journalBlocks} blocks journaled, registry ${r.chain.registry ?? "not deployed yet"}`}`,
+      `signer:   ${r.chain.signer ?? "none set (PROVMARK_PRIVATE_KEY or --keystore; the embedded chain uses a dev account)"}`,
       `ipfs:     ${r.ipfs.mode === "kubo" ? `Kubo RPC ${r.ipfs.apiUrl}` : `embedded Helia (${r.ipfs.blockstoreDir})`}`,
     ];
     return lines.join("\n");
   });
+}
+
+/**
+ * What the ledger settings point at, read without starting a chain: the embedded journal's length and
+ * registry, and the address of PROVMARK_PRIVATE_KEY (never the key itself).
+ */
+async function ledgerState(chain: ReturnType<typeof settings>["chain"]): Promise<{
+  journalBlocks: number | null;
+  registry: string | null;
+  signer: string | null;
+}> {
+  const { readFile } = await import("node:fs/promises");
+  let journalBlocks: number | null = null;
+  let registry: string | null = null;
+  if (chain.mode === "embedded") {
+    const journal = await readFile(join(chain.stateDir, "journal.jsonl"), "utf8").catch(() => null);
+    // header line, then one line per block; a torn last line has no newline and is not a block
+    journalBlocks = journal === null ? 0 : Math.max(0, journal.split("\n").length - 2);
+    const d = await readFile(join(chain.stateDir, "deployments", "31337.json"), "utf8").catch(() => null);
+    registry = d === null ? null : ((JSON.parse(d) as { address?: string }).address ?? null);
+  }
+  let signer: string | null = null;
+  const key = process.env.PROVMARK_PRIVATE_KEY;
+  if (key) {
+    try {
+      const { Wallet } = await import("ethers");
+      signer = new Wallet(key.startsWith("0x") ? key : `0x${key}`).address;
+    } catch {
+      signer = "PROVMARK_PRIVATE_KEY is set but is not a valid private key";
+    }
+  }
+  return { journalBlocks, registry, signer };
 }
