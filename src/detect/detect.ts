@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type DetectDecision, decideDetection, type TriggerOutcome } from "../core/detect/detect-verdict.js";
@@ -266,5 +265,3 @@ async function referenceCounts(r: DetectRequest, used: readonly Trigger[]): Prom
   }
   return counts;
 }
-
-export const sha256Hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");

@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type EvidenceReport, evidenceSchema, type RecheckResult, recheckEvidence } from "../core/detect/evidence.js";
 import { readJsonFile } from "../watermark/read-json.js";
+import { sha256Hex } from "./adapters/http-exchange.js";
 import { responseParser } from "./adapters/parse-response.js";
 
 /** Reads `<dir>/report.json` (or a report file) and validates it against the evidence schema. */
@@ -28,7 +28,7 @@ export async function verifyEvidence(path: string): Promise<{ report: EvidenceRe
         return null;
       }
     },
-    sha256: (b) => createHash("sha256").update(b).digest("hex"),
+    sha256: sha256Hex,
     parseResponse: (body, size) => parse(body, size),
     requestInstance: (body, position) => requestInstance(report.suspect.protocol, body, position),
   });

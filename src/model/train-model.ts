@@ -17,11 +17,6 @@ export interface TrainRequest {
   backend: BackendChoice;
   onBatch?: (done: number, total: number, loss: number) => void;
   onEpoch?: (s: EpochStats) => void;
-  /**
-   * Told when provmark departs from the request. No case does today: CNNs used to fall back from
-   * wasm to cpu before provmark registered the wasm gradient kernels (docs/training.md).
-   */
-  onNotice?: (message: string) => void;
 }
 
 export interface TrainResult {

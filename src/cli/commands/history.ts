@@ -14,7 +14,8 @@ export async function history(target: string, flags: LedgerFlags, globals: Globa
     let versions: VersionRecord[] = [];
     let lineage: VersionRecord[] = [];
     if (registry && byDigest) {
-      const digest = `0x${target.trim().toLowerCase().replace(/^0x/, "")}`;
+      const { toBytes32 } = await import("../../core/digest/hex-digest.js");
+      const digest = toBytes32(target);
       lineage = await registry.lineage(digest);
       if (lineage[0]) versions = await registry.versionsOf(lineage[0].modelId);
     } else if (registry) {

@@ -39,7 +39,6 @@ export async function train(opts: TrainFlags, globals: GlobalOptions): Promise<v
         process.stderr.write(`epoch ${s.epoch}: loss ${s.loss.toFixed(4)} (${s.seconds.toFixed(1)} s)\n`);
       }
     },
-    onNotice: (m) => process.stderr.write(`note: ${m}\n`),
   });
   bar?.stop();
   emit(result, opts, (r) =>
