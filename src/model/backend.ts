@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { ProvmarkError } from "../errors.js";
 import { registerWasmGradKernels } from "./wasm-kernels/index.js";
+import { registerThreadedWasm, wasmThreadCount } from "./wasm-threads.js";
 
 export type TF = typeof tfTypes;
 export type BackendName = "tensorflow" | "wasm" | "cpu";
@@ -22,8 +23,16 @@ export interface BackendInfo {
   requested: BackendChoice;
   tfjsVersion: string;
   attempts: BackendAttempt[];
-  /** wasm only: whether the SIMD / threaded builds are in use. */
-  wasm?: { simd: boolean; threads: boolean };
+  /** wasm only: whether the SIMD build is in use, and on how many threads. */
+  wasm?: WasmFeatures;
+}
+
+export interface WasmFeatures {
+  simd: boolean;
+  /** Threads XNNPACK runs on (1 = the single-threaded build). */
+  threads: number;
+  /** Why more threads were asked for (PROVMARK_WASM_THREADS or the core count) but not used. */
+  threadsUnavailable?: string;
 }
 
 export interface LoadedTf {
@@ -114,7 +123,7 @@ async function tryBackend(name: BackendName, loaded: TF | undefined): Promise<TF
     };
     // Point at the package's own .wasm files so nothing is fetched.
     wasm.setWasmPaths(`${join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm")), "/")}`);
-    await setBackend(tf, name);
+    await setWasmBackend(tf);
     // Convolution and pooling gradients (and faster matmul, reduction and tile paths), so that
     // CNNs train on wasm: docs/training.md.
     registerWasmGradKernels(tf, wasm.version_wasm);
@@ -122,6 +131,36 @@ async function tryBackend(name: BackendName, loaded: TF | undefined): Promise<TF
   }
   await setBackend(tf, name);
   return tf;
+}
+
+let wasmThreads: { threads: number; unavailable?: string } | undefined;
+
+/**
+ * The wasm backend on wasmThreadCount() threads (the threaded SIMD build, docs/training.md), or the
+ * package's single-threaded build when one thread is asked for or the threaded build fails to start.
+ */
+async function setWasmBackend(tf: TF): Promise<void> {
+  if (wasmThreads !== undefined) {
+    // Set up once per process: switching back to wasm reuses the running backend.
+    await setBackend(tf, "wasm");
+    return;
+  }
+  const threads = wasmThreadCount();
+  wasmThreads = { threads: 1 };
+  if (threads > 1) {
+    const original = tf.findBackendFactory("wasm");
+    try {
+      registerThreadedWasm(tf, threads);
+      await setBackend(tf, "wasm");
+      wasmThreads = { threads };
+      return;
+    } catch (e) {
+      wasmThreads = { threads: 1, unavailable: firstLine(e) };
+      tf.removeBackend("wasm");
+      tf.registerBackend("wasm", original, 2);
+    }
+  }
+  await setBackend(tf, "wasm");
 }
 
 function quietRequireTf(): TF {
@@ -158,16 +197,16 @@ async function switchBackend(l: LoadedTf, choice: BackendName): Promise<void> {
   if (choice === "wasm") l.info.wasm = wasmFeatures(tf);
 }
 
-function wasmFeatures(tf: TF): { simd: boolean; threads: boolean } {
-  const env = tf.env();
-  const flag = (f: string) => {
-    try {
-      return Boolean(env.get(f));
-    } catch {
-      return false;
-    }
-  };
-  return { simd: flag("WASM_HAS_SIMD_SUPPORT"), threads: flag("WASM_HAS_MULTITHREAD_SUPPORT") };
+function wasmFeatures(tf: TF): WasmFeatures {
+  const threads = wasmThreads?.threads ?? 1;
+  // The threaded build is a SIMD build; the single-threaded one was picked by this flag.
+  let simd = threads > 1;
+  try {
+    simd ||= Boolean(tf.env().get("WASM_HAS_SIMD_SUPPORT"));
+  } catch {}
+  const f: WasmFeatures = { simd, threads };
+  if (wasmThreads?.unavailable !== undefined) f.threadsUnavailable = wasmThreads.unavailable;
+  return f;
 }
 
 function firstLine(e: unknown): string {

@@ -1,4 +1,5 @@
 import type * as tfTypes from "@tensorflow/tfjs";
+import { makeOutput, nativeKernels, offsetOf } from "./native.js";
 import { asTensor, type Pad, type Rounding, shape4, type Tensor4D, type TensorInfo, type TF } from "./tensor-utils.js";
 
 type Conv2DInfo = tfTypes.backend_util.Conv2DInfo;
@@ -19,9 +20,40 @@ interface PoolGradAttrs {
 export function maxPoolGradKernel(
   tf: TF,
   args: { inputs: { dy?: TensorInfo; input?: TensorInfo }; attrs?: unknown },
-): tfTypes.Tensor {
+): tfTypes.Tensor | TensorInfo {
   const attrs = args.attrs as PoolGradAttrs;
   const { dy: dyInfo, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+  const native = nativeKernels(tf);
+  if (native !== undefined && input.dtype === "float32" && dyInfo.dtype === "float32" && sizeOf(input) > 0) {
+    // One pass over the windows in WebAssembly SIMD (native/assembly/pool-grad.ts), 5-15x faster
+    // than the composition below, which stays for backends the native module cannot run on.
+    const info = poolInfo(tf, input, attrs);
+    const [n, h, w, c] = shape4(input);
+    const expected = [n, info.outHeight, info.outWidth, c];
+    // The kernel addresses dy by these dimensions: a mismatch would read outside it.
+    if (dyInfo.shape.join() !== expected.join()) {
+      throw new Error(`MaxPoolGrad: dy has shape [${dyInfo.shape.join(", ")}], expected [${expected.join(", ")}]`);
+    }
+    const dx = makeOutput(tf, [...input.shape]);
+    native.maxPoolGrad(
+      offsetOf(tf, input),
+      offsetOf(tf, dyInfo),
+      offsetOf(tf, dx),
+      n,
+      h,
+      w,
+      c,
+      info.outHeight,
+      info.outWidth,
+      info.filterHeight,
+      info.filterWidth,
+      info.strideHeight,
+      info.strideWidth,
+      info.padInfo.top,
+      info.padInfo.left,
+    );
+    return dx;
+  }
   return tf.tidy(() => {
     const info = poolInfo(tf, input, attrs);
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
@@ -141,6 +173,10 @@ function fromOffsetsMajor(tf: TF, g: tfTypes.Tensor, info: Conv2DInfo): Tensor4D
   const cols = kw === 1 ? rows : tf.transpose(rows.reshape([kw, n * oh * kh * ow, c]), [1, 0, 2]);
   const canvas = cols.reshape([n, oh * kh, ow * kw, c]) as Tensor4D;
   return cropOrPad(tf, canvas, -info.padInfo.top, info.inHeight, -info.padInfo.left, info.inWidth, 0);
+}
+
+function sizeOf(t: TensorInfo): number {
+  return t.shape.reduce((a, b) => a * b, 1);
 }
 
 function poolInfo(tf: TF, input: TensorInfo, attrs: PoolGradAttrs): Conv2DInfo {

@@ -1,0 +1,1 @@
+export { maxPoolGrad } from "./pool-grad";

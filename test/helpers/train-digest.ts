@@ -1,0 +1,18 @@
+// Trains the benchmark CNN for a few steps on the wasm backend and prints the thread count and
+// the SHA-256 of the resulting weights (test/model/native-kernels.test.ts runs it per thread count).
+import { createHash } from "node:crypto";
+import { buildModel } from "../../src/model/archs.js";
+import { loadTf } from "../../src/model/backend.js";
+import { loadDataset } from "../../src/model/datasets/index.js";
+import { fitModel } from "../../src/model/train-loop.js";
+
+const { tf, info } = await loadTf("wasm");
+const mnist = await loadDataset("mnist");
+const count = 256;
+const data = { ...mnist, train: { x: mnist.train.x.subarray(0, count * 784), y: mnist.train.y.subarray(0, count), count } };
+const model = buildModel(tf, "cnn", data.inputShape, data.numClasses, 7);
+model.compile({ optimizer: tf.train.adam(1e-3), loss: "categoricalCrossentropy" });
+await fitModel(tf, model, data, { epochs: 1, batchSize: 64, seed: 7, maxShift: 1 });
+const hash = createHash("sha256");
+for (const w of model.getWeights()) hash.update(new Uint8Array((w.dataSync() as Float32Array).buffer));
+process.stdout.write(`${JSON.stringify({ threads: info.wasm?.threads, digest: hash.digest("hex") })}\n`);
