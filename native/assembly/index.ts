@@ -1,1 +1,2 @@
 export { maxPoolGrad } from "./pool-grad";
+export { im2colT } from "./im2col";

@@ -57,6 +57,21 @@ async function runOn(
   });
 }
 
+/** The kernels with provmark's native WebAssembly kernels, and their composed fallbacks without. */
+const MODES = ["native", "composed"] as const;
+
+async function withNative(mode: (typeof MODES)[number], run: () => Promise<void>): Promise<void> {
+  const saved = process.env.PROVMARK_WASM_NATIVE;
+  if (mode === "native") delete process.env.PROVMARK_WASM_NATIVE;
+  else process.env.PROVMARK_WASM_NATIVE = "0";
+  try {
+    await run();
+  } finally {
+    if (saved === undefined) delete process.env.PROVMARK_WASM_NATIVE;
+    else process.env.PROVMARK_WASM_NATIVE = saved;
+  }
+}
+
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)] as T;
 
 /**
@@ -180,80 +195,86 @@ describe("wasm gradient kernels", () => {
     expect(registerWasmGradKernels(tf, "4.22.0")).toEqual({ added: [], replaced: [], kept: [] });
   });
 
-  it("Conv2DBackpropFilter and Conv2DBackpropInput match the cpu backend (NHWC and NCHW)", async () => {
-    const rng = createRng(1, "conv2d");
-    for (let i = 0; i < 60; i++) {
-      const c = randomConv(rng, false, false);
-      const nchw = i % 5 === 4;
-      const to = (s: number[]) => (nchw ? [s[0], s[3], s[1], s[2]] : s) as number[];
-      const base = {
-        strides: c.strides,
-        pad: nchw && Array.isArray(c.pad) ? [c.pad[0], c.pad[3], c.pad[1], c.pad[2]] : c.pad,
-        dataFormat: nchw ? "NCHW" : "NHWC",
-        ...(c.dimRoundingMode ? { dimRoundingMode: c.dimRoundingMode } : {}),
-      };
-      const x = random(rng, to([c.n, c.h, c.w, c.inC]));
-      const dy = random(rng, to([c.n, c.outH, c.outW, c.outC]));
-      const filter = random(rng, [c.fh, c.fw, c.inC, c.outC]);
-      const what = `case ${i} ${JSON.stringify(c)} ${base.dataFormat}`;
-      const fAttrs = { ...base, filterShape: [c.fh, c.fw, c.inC, c.outC] };
-      expectClose(
-        await runOn("wasm", "Conv2DBackpropFilter", { x, dy }, fAttrs),
-        await runOn("cpu", "Conv2DBackpropFilter", { x, dy }, fAttrs),
-        `dW ${what}`,
-      );
-      const iAttrs = { ...base, inputShape: to([c.n, c.h, c.w, c.inC]) };
-      expectClose(
-        await runOn("wasm", "Conv2DBackpropInput", { dy, filter }, iAttrs),
-        await runOn("cpu", "Conv2DBackpropInput", { dy, filter }, iAttrs),
-        `dx ${what}`,
-      );
-    }
-  });
+  it.each(MODES)(
+    "Conv2DBackpropFilter (%s) and Conv2DBackpropInput match the cpu backend (NHWC and NCHW)",
+    async (mode) =>
+      withNative(mode, async () => {
+        const rng = createRng(1, "conv2d");
+        for (let i = 0; i < 60; i++) {
+          const c = randomConv(rng, false, false);
+          const nchw = i % 5 === 4;
+          const to = (s: number[]) => (nchw ? [s[0], s[3], s[1], s[2]] : s) as number[];
+          const base = {
+            strides: c.strides,
+            pad: nchw && Array.isArray(c.pad) ? [c.pad[0], c.pad[3], c.pad[1], c.pad[2]] : c.pad,
+            dataFormat: nchw ? "NCHW" : "NHWC",
+            ...(c.dimRoundingMode ? { dimRoundingMode: c.dimRoundingMode } : {}),
+          };
+          const x = random(rng, to([c.n, c.h, c.w, c.inC]));
+          const dy = random(rng, to([c.n, c.outH, c.outW, c.outC]));
+          const filter = random(rng, [c.fh, c.fw, c.inC, c.outC]);
+          const what = `case ${i} ${JSON.stringify(c)} ${base.dataFormat}`;
+          const fAttrs = { ...base, filterShape: [c.fh, c.fw, c.inC, c.outC] };
+          expectClose(
+            await runOn("wasm", "Conv2DBackpropFilter", { x, dy }, fAttrs),
+            await runOn("cpu", "Conv2DBackpropFilter", { x, dy }, fAttrs),
+            `dW ${what}`,
+          );
+          const iAttrs = { ...base, inputShape: to([c.n, c.h, c.w, c.inC]) };
+          expectClose(
+            await runOn("wasm", "Conv2DBackpropInput", { dy, filter }, iAttrs),
+            await runOn("cpu", "Conv2DBackpropInput", { dy, filter }, iAttrs),
+            `dx ${what}`,
+          );
+        }
+      }),
+  );
 
-  it("honour dilations (reference: the cpu backend with the zero-inserted filter)", async () => {
-    const rng = createRng(2, "dilated");
-    for (let i = 0; i < 30; i++) {
-      const c = randomConv(rng, false, true);
-      const base = {
-        strides: c.strides,
-        pad: c.pad,
-        dataFormat: "NHWC",
-        ...(c.dimRoundingMode ? { dimRoundingMode: c.dimRoundingMode } : {}),
-      };
-      const [eh, ew] = [(c.fh - 1) * c.dilations[0] + 1, (c.fw - 1) * c.dilations[1] + 1];
-      const x = random(rng, [c.n, c.h, c.w, c.inC]);
-      const dy = random(rng, [c.n, c.outH, c.outW, c.outC]);
-      const filter = random(rng, [c.fh, c.fw, c.inC, c.outC]);
-      const what = `case ${i} ${JSON.stringify(c)}`;
-      const dilated = { ...base, dilations: c.dilations };
-      const wantW = await runOn(
-        "cpu",
-        "Conv2DBackpropFilter",
-        { x, dy },
-        { ...base, filterShape: [eh, ew, c.inC, c.outC] },
-      );
-      expectClose(
-        await runOn(
-          "wasm",
+  it.each(MODES)("honour dilations (%s; reference: the cpu backend with the zero-inserted filter)", async (mode) =>
+    withNative(mode, async () => {
+      const rng = createRng(2, "dilated");
+      for (let i = 0; i < 30; i++) {
+        const c = randomConv(rng, false, true);
+        const base = {
+          strides: c.strides,
+          pad: c.pad,
+          dataFormat: "NHWC",
+          ...(c.dimRoundingMode ? { dimRoundingMode: c.dimRoundingMode } : {}),
+        };
+        const [eh, ew] = [(c.fh - 1) * c.dilations[0] + 1, (c.fw - 1) * c.dilations[1] + 1];
+        const x = random(rng, [c.n, c.h, c.w, c.inC]);
+        const dy = random(rng, [c.n, c.outH, c.outW, c.outC]);
+        const filter = random(rng, [c.fh, c.fw, c.inC, c.outC]);
+        const what = `case ${i} ${JSON.stringify(c)}`;
+        const dilated = { ...base, dilations: c.dilations };
+        const wantW = await runOn(
+          "cpu",
           "Conv2DBackpropFilter",
           { x, dy },
-          { ...dilated, filterShape: [c.fh, c.fw, c.inC, c.outC] },
-        ),
-        undilate(wantW, c, c.inC * c.outC),
-        `dW ${what}`,
-      );
-      const inputShape = [c.n, c.h, c.w, c.inC];
-      expectClose(
-        await runOn("wasm", "Conv2DBackpropInput", { dy, filter }, { ...dilated, inputShape }),
-        await runOn("cpu", "Conv2DBackpropInput", { dy, filter }, { ...base, inputShape }, (t) => ({
-          ...t,
-          filter: dilateFilter(t.filter as Tensor, c.dilations),
-        })),
-        `dx ${what}`,
-      );
-    }
-  });
+          { ...base, filterShape: [eh, ew, c.inC, c.outC] },
+        );
+        expectClose(
+          await runOn(
+            "wasm",
+            "Conv2DBackpropFilter",
+            { x, dy },
+            { ...dilated, filterShape: [c.fh, c.fw, c.inC, c.outC] },
+          ),
+          undilate(wantW, c, c.inC * c.outC),
+          `dW ${what}`,
+        );
+        const inputShape = [c.n, c.h, c.w, c.inC];
+        expectClose(
+          await runOn("wasm", "Conv2DBackpropInput", { dy, filter }, { ...dilated, inputShape }),
+          await runOn("cpu", "Conv2DBackpropInput", { dy, filter }, { ...base, inputShape }, (t) => ({
+            ...t,
+            filter: dilateFilter(t.filter as Tensor, c.dilations),
+          })),
+          `dx ${what}`,
+        );
+      }
+    }),
+  );
 
   it("DepthwiseConv2dNativeBackpropFilter and -Input match the cpu backend, dilations included", async () => {
     const rng = createRng(3, "depthwise");
@@ -328,20 +349,9 @@ describe("wasm gradient kernels", () => {
     }
   });
 
-  it.each([
-    ["native", undefined],
-    ["composed", "0"],
-  ])("MaxPoolGrad (%s) and AvgPoolGrad match the cpu backend, ties and -Infinity included", async (mode, env) => {
-    const saved = process.env.PROVMARK_WASM_NATIVE;
-    if (env === undefined) delete process.env.PROVMARK_WASM_NATIVE;
-    else process.env.PROVMARK_WASM_NATIVE = env;
-    try {
-      await poolCases(mode === "native");
-    } finally {
-      if (saved === undefined) delete process.env.PROVMARK_WASM_NATIVE;
-      else process.env.PROVMARK_WASM_NATIVE = saved;
-    }
-  });
+  it.each(MODES)("MaxPoolGrad (%s) and AvgPoolGrad match the cpu backend, ties and -Infinity included", (mode) =>
+    withNative(mode, () => poolCases(mode === "native")),
+  );
 
   async function poolCases(native: boolean): Promise<void> {
     const rng = createRng(4, "pool");

@@ -26,6 +26,28 @@ export interface NativeKernels {
     padTop: number,
     padLeft: number,
   ): void;
+  /**
+   * The transposed convolution patches of NHWC float32 `x` into `out` [kh*kw*c, n*outH*outW];
+   * see native/assembly/im2col.ts.
+   */
+  im2colT(
+    x: number,
+    out: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm the native kernels need. */
