@@ -1,2 +1,3 @@
 export { maxPoolGrad } from "./pool-grad";
 export { im2colT } from "./im2col";
+export { gemm } from "./gemm";

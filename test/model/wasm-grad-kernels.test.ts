@@ -469,26 +469,49 @@ describe("wasm gradient kernels", () => {
     }
   });
 
-  it("BatchMatMul with transposed operands matches the cpu backend", async () => {
-    const rng = createRng(5, "matmul");
-    for (const [ta, tb] of [
-      [false, false],
-      [true, false],
-      [false, true],
-      [true, true],
-    ] as const) {
-      for (const batch of [[], [3]]) {
-        const [m, k, n] = [1 + rng.int(9), 1 + rng.int(9), 1 + rng.int(9)];
-        const a = random(rng, [...batch, ...(ta ? [k, m] : [m, k])]);
-        const b = random(rng, [...batch, ...(tb ? [n, k] : [k, n])]);
-        const attrs = { transposeA: ta, transposeB: tb };
-        expectClose(
-          await runOn("wasm", "BatchMatMul", { a, b }, attrs),
-          await runOn("cpu", "BatchMatMul", { a, b }, attrs),
-          `matmul ${JSON.stringify({ batch, m, k, n, ta, tb })}`,
-        );
+  it.each(MODES)("BatchMatMul (%s) with transposed operands matches the cpu backend", (mode) =>
+    withNative(mode, async () => {
+      const rng = createRng(5, "matmul");
+      for (const [ta, tb] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ] as const) {
+        for (const batch of [[], [1], [3]]) {
+          // Small sizes, and sizes through every register block of the native product (4x8, 4x4,
+          // single rows and columns) up to past its row limit.
+          for (const big of [false, true, true]) {
+            const [m, k, n] = big
+              ? [1 + rng.int(70), 1 + rng.int(60), 1 + rng.int(40)]
+              : [1 + rng.int(9), 1 + rng.int(9), 1 + rng.int(9)];
+            const a = random(rng, [...batch, ...(ta ? [k, m] : [m, k])]);
+            const b = random(rng, [...batch, ...(tb ? [n, k] : [k, n])]);
+            const attrs = { transposeA: ta, transposeB: tb };
+            expectClose(
+              await runOn("wasm", "BatchMatMul", { a, b }, attrs),
+              await runOn("cpu", "BatchMatMul", { a, b }, attrs),
+              `matmul ${JSON.stringify({ batch, m, k, n, ta, tb })}`,
+            );
+          }
+        }
       }
-    }
+    }),
+  );
+
+  it("BatchMatMul gives the same product when the right operand is reused (native first, then XNNPACK)", async () => {
+    const rng = createRng(6, "matmul-reuse");
+    const a = random(rng, [37, 53]);
+    const b = random(rng, [53, 29]);
+    const want = await runOn("cpu", "BatchMatMul", { a, b }, { transposeA: false, transposeB: false });
+    await tf.setBackend("wasm");
+    const [first, second] = tf.tidy(() => {
+      const at = tf.tensor(a.data, a.shape);
+      const bt = tf.tensor(b.data, b.shape);
+      return [tf.matMul(at, bt).dataSync() as Float32Array, tf.matMul(at, bt).dataSync() as Float32Array];
+    });
+    expectClose(first as Float32Array, want, "first product");
+    expectClose(second as Float32Array, want, "second product");
   });
 });
 

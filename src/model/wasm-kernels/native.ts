@@ -26,6 +26,8 @@ export interface NativeKernels {
     padTop: number,
     padLeft: number,
   ): void;
+  /** c [m, n] = a [m, k] x b [k, n], row-major float32; see native/assembly/gemm.ts. */
+  gemm(a: number, b: number, c: number, m: number, k: number, n: number): void;
   /**
    * The transposed convolution patches of NHWC float32 `x` into `out` [kh*kw*c, n*outH*outW];
    * see native/assembly/im2col.ts.
