@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { createRng, permutation } from "../src/core/rng.js";
+import { createAdam } from "../src/model/adam.js";
 import { ARCH_DEFAULTS, buildModel } from "../src/model/archs.js";
 import { loadTf, type TF } from "../src/model/backend.js";
 import { type Dataset, type Split, takeExamples } from "../src/model/datasets/dataset.js";
@@ -56,7 +57,7 @@ interface Run {
 /** Trains the CNN on `d` with the loaded backend; per-step seconds from the trainer's callbacks. */
 async function train(tf: TF, d: Dataset, runEpochs: number, skipSteps = 0): Promise<Run> {
   const model = buildModel(tf, "cnn", d.inputShape, d.numClasses, seed);
-  const optimizer = tf.train.adam(ARCH_DEFAULTS.cnn.learningRate);
+  const optimizer = createAdam(tf, ARCH_DEFAULTS.cnn.learningRate);
   model.compile({ optimizer, loss: "categoricalCrossentropy", metrics: ["accuracy"] });
   const losses: number[] = [];
   const stamps: number[] = [];

@@ -1,5 +1,6 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 import { createRng, permutation } from "../core/rng.js";
+import { createAdam } from "../model/adam.js";
 import { buildModel } from "../model/archs.js";
 import type { TF } from "../model/backend.js";
 import { type Dataset, pixelsPerExample } from "../model/datasets/dataset.js";
@@ -45,7 +46,7 @@ export async function distillSurrogate(
   const C = data.numClasses;
   const n = queries.train.count;
   const surrogate = buildModel(tf, p.arch, data.inputShape, C, seed);
-  const optimizer = tf.train.adam(p.learningRate);
+  const optimizer = createAdam(tf, p.learningRate);
   const vars = () => surrogate.trainableWeights.map((w) => w.read() as tfTypes.Variable);
   const reseed = dropoutReseeder(surrogate);
   const rng = createRng(seed, "lab-distill");

@@ -1,4 +1,5 @@
 import { ProvmarkError } from "../errors.js";
+import { createAdam } from "../model/adam.js";
 import { assertOutputFree } from "../model/atomic-write.js";
 import { type BackendChoice, loadTf } from "../model/backend.js";
 import { loadDataset } from "../model/datasets/index.js";
@@ -36,7 +37,7 @@ export async function finetuneAttack(req: FinetuneAttackRequest): Promise<Finetu
   const data = await loadDataset(req.dataset);
   const { tf } = await loadTf(req.backend);
   const model = await loadLayersModel(tf, req.model);
-  const optimizer = tf.train.adam(req.learningRate);
+  const optimizer = createAdam(tf, req.learningRate);
   try {
     const inShape = model.inputs[0]?.shape.slice(1).join(",");
     if (inShape !== data.inputShape.join(",")) {

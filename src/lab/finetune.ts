@@ -1,4 +1,5 @@
 import type * as tfTypes from "@tensorflow/tfjs";
+import { createAdam } from "../model/adam.js";
 import type { TF } from "../model/backend.js";
 import type { Dataset } from "../model/datasets/dataset.js";
 import { fitModel } from "../model/train-loop.js";
@@ -26,7 +27,7 @@ export async function finetuneAttackInPlace(
   const lastOnly = p.mode.endsWith("LL");
   const saved = model.layers.map((l) => l.trainable);
   if (lastOnly) for (const l of model.layers) l.trainable = l === head;
-  const optimizer = tf.train.adam(p.learningRate);
+  const optimizer = createAdam(tf, p.learningRate);
   try {
     model.compile({ optimizer, loss: "categoricalCrossentropy" });
     await fitModel(tf, model, subsetDataset(data, p.dataFraction, seed), {

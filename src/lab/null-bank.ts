@@ -1,3 +1,4 @@
+import { createAdam } from "../model/adam.js";
 import { ARCH_DEFAULTS, type Arch, buildModel } from "../model/archs.js";
 import type { TF } from "../model/backend.js";
 import type { Dataset } from "../model/datasets/dataset.js";
@@ -78,7 +79,7 @@ export async function runNullBank(
     const d = ARCH_DEFAULTS[arch];
     const epochs = o.epochs ?? d.epochs;
     const model = buildModel(tf, arch, data.inputShape, data.numClasses, seed);
-    const optimizer = tf.train.adam(d.learningRate);
+    const optimizer = createAdam(tf, d.learningRate);
     try {
       model.compile({ optimizer, loss: "categoricalCrossentropy" });
       await fitModel(tf, model, subsetDataset(data, fraction, seed), {

@@ -1,4 +1,5 @@
 import { ProvmarkError } from "../errors.js";
+import { createAdam } from "./adam.js";
 import { ARCH_DEFAULTS, type Arch, buildModel } from "./archs.js";
 import { assertOutputFree } from "./atomic-write.js";
 import { type BackendChoice, type BackendInfo, hasKernel, loadTf } from "./backend.js";
@@ -94,7 +95,7 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
   const epochs = req.epochs ?? defaults.epochs;
   const batchSize = req.batchSize ?? defaults.batchSize;
   const model = buildModel(tf, req.arch, data.inputShape, data.numClasses, req.seed);
-  const optimizer = tf.train.adam(defaults.learningRate);
+  const optimizer = createAdam(tf, defaults.learningRate);
   try {
     assertArchFits(model, req.arch, data.inputShape);
     model.compile({

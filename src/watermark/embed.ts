@@ -11,6 +11,7 @@ import {
   extractBits,
 } from "../core/watermark/weight-mark.js";
 import { ProvmarkError } from "../errors.js";
+import { createAdam } from "../model/adam.js";
 import { weightsDigestOf } from "../model/artifacts-digest.js";
 import { assertOutputFree } from "../model/atomic-write.js";
 import { type BackendChoice, loadTf } from "../model/backend.js";
@@ -155,7 +156,7 @@ async function fineTune(tf: TF, model: tfTypes.LayersModel, carrier: Carrier, t:
   const trigY = tf.tidy(() =>
     tf.oneHot(tf.tensor1d(Int32Array.from(triggers.map((x) => x.label)), "int32"), data.numClasses),
   );
-  const optimizer = tf.train.adam(s.learningRate);
+  const optimizer = createAdam(tf, s.learningRate);
   const vars = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
   const reseed = dropoutReseeder(model);
   const rng = createRng(s.seed, "embed");

@@ -1,6 +1,7 @@
 // Trains the benchmark CNN for a few steps on the wasm backend and prints the thread count and
 // the SHA-256 of the resulting weights (test/model/native-kernels.test.ts runs it per thread count).
 import { createHash } from "node:crypto";
+import { createAdam } from "../../src/model/adam.js";
 import { buildModel } from "../../src/model/archs.js";
 import { loadTf } from "../../src/model/backend.js";
 import { loadDataset } from "../../src/model/datasets/index.js";
@@ -9,9 +10,12 @@ import { fitModel } from "../../src/model/train-loop.js";
 const { tf, info } = await loadTf("wasm");
 const mnist = await loadDataset("mnist");
 const count = 256;
-const data = { ...mnist, train: { x: mnist.train.x.subarray(0, count * 784), y: mnist.train.y.subarray(0, count), count } };
+const data = {
+  ...mnist,
+  train: { x: mnist.train.x.subarray(0, count * 784), y: mnist.train.y.subarray(0, count), count },
+};
 const model = buildModel(tf, "cnn", data.inputShape, data.numClasses, 7);
-model.compile({ optimizer: tf.train.adam(1e-3), loss: "categoricalCrossentropy" });
+model.compile({ optimizer: createAdam(tf, 1e-3), loss: "categoricalCrossentropy" });
 await fitModel(tf, model, data, { epochs: 1, batchSize: 64, seed: 7, maxShift: 1 });
 const hash = createHash("sha256");
 for (const w of model.getWeights()) hash.update(new Uint8Array((w.dataSync() as Float32Array).buffer));

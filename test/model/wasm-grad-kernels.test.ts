@@ -398,26 +398,53 @@ describe("wasm gradient kernels", () => {
     }
   }
 
-  it("Tile, Sum and Mean (the batch-norm and bias gradients' broadcasts and reductions) match the cpu backend", async () => {
-    const rng = createRng(7, "reduce");
-    for (let i = 0; i < 12; i++) {
-      const shape = [1 + rng.int(5), 1 + rng.int(6), 1 + rng.int(6), 1 + rng.int(5)].slice(i % 3);
-      const x = random(rng, shape);
-      const keepDims = i % 2 === 0;
-      const leading = shape.slice(0, -1).map((_, a) => a);
-      for (const [kernel, attrs] of [
-        ["Sum", { axis: leading, keepDims }],
-        ["Mean", { axis: leading, keepDims }],
-        ["Sum", { axis: [shape.length - 1], keepDims }], // not the fast path
-        ["Tile", { reps: shape.map((d) => (d === 1 ? 3 : 1)) }],
-        ["Tile", { reps: shape.map(() => 2) }], // not a broadcast: the wasm backend's own
-      ] as const) {
-        const what = `${kernel} ${JSON.stringify({ shape, attrs })}`;
-        const got = await runOn("wasm", kernel, { x }, attrs);
-        expectClose(got, await runOn("cpu", kernel, { x }, attrs), what);
+  it.each(MODES)(
+    "Tile, Sum and Mean (%s; the batch-norm and bias gradients' broadcasts and reductions) match the cpu backend",
+    (mode) =>
+      withNative(mode, async () => {
+        const rng = createRng(7, "reduce");
+        for (let i = 0; i < 12; i++) {
+          const shape = [1 + rng.int(5), 1 + rng.int(6), 1 + rng.int(6), 1 + rng.int(5)].slice(i % 3);
+          const x = random(rng, shape);
+          const keepDims = i % 2 === 0;
+          const leading = shape.slice(0, -1).map((_, a) => a);
+          for (const [kernel, attrs] of [
+            ["Sum", { axis: leading, keepDims }],
+            ["Mean", { axis: leading, keepDims }],
+            ["Sum", { axis: [shape.length - 1], keepDims }], // not the fast path
+            ["Tile", { reps: shape.map((d) => (d === 1 ? 3 : 1)) }],
+            ["Tile", { reps: shape.map(() => 2) }], // not a broadcast: the wasm backend's own
+          ] as const) {
+            const what = `${kernel} ${JSON.stringify({ shape, attrs })}`;
+            const got = await runOn("wasm", kernel, { x }, attrs);
+            expectClose(got, await runOn("cpu", kernel, { x }, attrs), what);
+          }
+        }
+      }),
+  );
+
+  it.each(MODES)("the ReLU gradient (%s) matches the cpu backend, NaN, infinities and zeros included", (mode) =>
+    withNative(mode, async () => {
+      const rng = createRng(7, "relu");
+      for (const shape of [[5], [64, 13], [2, 7, 7, 3], [1, 4, 4, 16]]) {
+        const x = random(rng, shape);
+        const dy = random(rng, shape);
+        const special = [0, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-30, -1e-30];
+        for (let i = 0; i < x.data.length; i += 3) x.data[i] = special[(i / 3) % special.length] as number;
+        for (let i = 1; i < dy.data.length; i += 7) dy.data[i] = special[(i * 5) % special.length] as number;
+        const grad = async (backend: "cpu" | "wasm") => {
+          await tf.setBackend(backend);
+          return tf.tidy(() => {
+            const g = tf.grad((t: Tensor) => tf.relu(t));
+            return g(tf.tensor(x.data, x.shape), tf.tensor(dy.data, dy.shape)).dataSync() as Float32Array;
+          });
+        };
+        const got = await grad("wasm");
+        const want = await grad("cpu");
+        expect(Array.from(got).map(String), `relu grad ${JSON.stringify(shape)}`).toEqual(Array.from(want).map(String));
       }
-    }
-  });
+    }),
+  );
 
   it("Add, Sub, Multiply and RealDiv by a vector over the last axis (bias adds) match the cpu backend", async () => {
     const rng = createRng(9, "broadcast");

@@ -194,11 +194,23 @@ export function conv2DBackpropInputKernel(
     );
     let dy = asTensor(tf, dyInfo) as Tensor4D;
     if (nchw) dy = tf.transpose(dy, [0, 2, 3, 1]);
-    const filter = asTensor(tf, filterInfo) as Tensor4D;
-    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
+    const flipped = flipFilter(tf, filterInfo);
     const dx = inputGradNHWC(tf, dy, flipped, info, "Conv2D");
     return nchw ? tf.transpose(dx, [0, 3, 1, 2]) : dx;
   });
+}
+
+/** The filter [kh, kw, ci, co] flipped spatially with its channel axes swapped, [kh, kw, co, ci]. */
+function flipFilter(tf: TF, filterInfo: TensorInfo): Tensor4D {
+  const native = nativeKernels(tf);
+  const [kh, kw, ci, co] = shape4(filterInfo);
+  if (native === undefined || filterInfo.dtype !== "float32") {
+    return tf.transpose(tf.reverse(asTensor(tf, filterInfo) as Tensor4D, [0, 1]), [0, 1, 3, 2]);
+  }
+  // The wasm backend's Reverse is a generic per-element loop: 0.3-0.5 ms for a 3x3x16x32 filter.
+  const out = makeOutput(tf, [kh, kw, co, ci]);
+  native.flipFilter(offsetOf(tf, filterInfo), offsetOf(tf, out), kh, kw, ci, co);
+  return tf.engine().makeTensorFromTensorInfo(out) as Tensor4D;
 }
 
 /**

@@ -6,6 +6,7 @@ import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from "./d
 import { castKernel, identityKernel } from "./identity.js";
 import { avgPoolGradKernel, maxPoolGradKernel } from "./pool-grad.js";
 import { leadingReduceKernel } from "./reduce.js";
+import { registerReluGrad } from "./relu-grad.js";
 import { sliceKernel } from "./slice.js";
 import type { TF } from "./tensor-utils.js";
 import { tileKernel } from "./tile.js";
@@ -158,6 +159,7 @@ export function registerWasmGradKernels(tf: TF, wasmVersion: string): WasmKernel
     OURS.add(kernelFunc);
     tf.registerKernel({ kernelName: k.name, backendName: "wasm", kernelFunc });
   }
+  registerReluGrad(tf);
   return result;
 }
 

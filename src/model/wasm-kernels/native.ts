@@ -26,6 +26,31 @@ export interface NativeKernels {
     padTop: number,
     padLeft: number,
   ): void;
+  /** dy * step(x), float32, `size` elements; see native/assembly/elementwise.ts. */
+  reluGrad(dy: number, x: number, out: number, size: number): void;
+  /** out [c] = the sum (mean: average) over the rows of x [rows, c]. */
+  sumRows(x: number, out: number, rows: number, c: number, mean: number): void;
+  /** filter [kh, kw, ci, co] flipped spatially, channels swapped: out [kh, kw, co, ci]. */
+  flipFilter(f: number, out: number, kh: number, kw: number, ci: number, co: number): void;
+  /** One Adam step of one variable into outValue, outM, outV; see native/assembly/adam.ts. */
+  adam(
+    value: number,
+    grad: number,
+    m: number,
+    v: number,
+    outValue: number,
+    outM: number,
+    outV: number,
+    size: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    oneMinusAccBeta1: number,
+    oneMinusAccBeta2: number,
+    epsilon: number,
+    negLr: number,
+  ): void;
   /** c [m, n] = a [m, k] x b [k, n], row-major float32; see native/assembly/gemm.ts. */
   gemm(a: number, b: number, c: number, m: number, k: number, n: number): void;
   /**

@@ -1,11 +1,13 @@
 import type * as tfTypes from "@tensorflow/tfjs";
+import { makeOutput, nativeKernels, offsetOf } from "./native.js";
 import { asTensor, type TensorInfo, type TF } from "./tensor-utils.js";
 
 /**
  * Sum and Mean over every axis but the last, for float32: the bias and batch-norm gradients'
  * per-channel reductions. The wasm backend transposes the channels to the front first (a slow
- * generic transpose); an average pooling of the [1, P, 1, C] view over its P rows (XNNPACK) is 3-6x
- * faster. Every other reduction goes to the wasm backend's kernel.
+ * generic transpose). The native sumRows kernel reads x once, rows in order; without it, an average
+ * pooling of the [1, P, 1, C] view over its P rows (XNNPACK) is 3-6x faster than the transpose.
+ * Every other reduction goes to the wasm backend's kernel.
  */
 export function leadingReduceKernel(
   tf: TF,
@@ -21,6 +23,12 @@ export function leadingReduceKernel(
   const channels = x.shape[rank - 1] as number;
   const rows = rank === 0 ? 0 : x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
   if (!leading || x.dtype !== "float32" || rows < 2 || channels === 0) return upstream(args);
+  const native = nativeKernels(tf);
+  if (native !== undefined) {
+    const out = makeOutput(tf, keepDims ? [...Array(rank - 1).fill(1), channels] : [channels]);
+    native.sumRows(offsetOf(tf, x), offsetOf(tf, out), rows, channels, op === "mean" ? 1 : 0);
+    return out;
+  }
   return tf.tidy(() => {
     const mean = tf
       .engine()
