@@ -3,7 +3,9 @@
 Trains the benchmark CNN (conv 16 3x3 relu, maxpool 2, conv 32 3x3 relu, maxpool 2, dense 64 relu,
 dense 10) with Adam on the images bench-train.ts exported, and prints one JSON line.
 
-Usage: python3 bench-train-torch.py DIR [--epochs 3] [--batch 64] [--threads 2] [--seed 1]
+Usage: python3 bench-train-torch.py DIR [--epochs 3] [--batch 64] [--threads 2] [--seed 1] [--repeat 1]
+With --repeat N the whole training runs N times in this process (a fresh model each time, as
+bench-train.ts does for wasm); "seconds" is their median and "runs" lists them all.
 DIR holds x.f32 (count x 28 x 28 float32, little-endian, in [0, 1]) and y.u8 (count labels).
 """
 
@@ -17,24 +19,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("dir")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--lr", type=float, default=1e-3)
-    a = p.parse_args()
-
-    torch.set_num_threads(a.threads)
+def train(x, y, a):
     torch.manual_seed(a.seed)
-    with open(os.path.join(a.dir, "y.u8"), "rb") as f:
-        y = torch.frombuffer(bytearray(f.read()), dtype=torch.uint8).long()
-    with open(os.path.join(a.dir, "x.f32"), "rb") as f:
-        x = torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(-1, 1, 28, 28)
     n = y.shape[0]
-
     model = nn.Sequential(
         nn.Conv2d(1, 16, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
@@ -57,7 +44,32 @@ def main() -> None:
             loss = F.cross_entropy(model(x[idx]), y[idx])
             loss.backward()
             opt.step()
-    seconds = time.perf_counter() - started
+    return model, loss, time.perf_counter() - started
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("dir")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--repeat", type=int, default=1)
+    a = p.parse_args()
+
+    torch.set_num_threads(a.threads)
+    with open(os.path.join(a.dir, "y.u8"), "rb") as f:
+        y = torch.frombuffer(bytearray(f.read()), dtype=torch.uint8).long()
+    with open(os.path.join(a.dir, "x.f32"), "rb") as f:
+        x = torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(-1, 1, 28, 28)
+    n = y.shape[0]
+
+    runs_s = []
+    for _ in range(a.repeat):
+        model, loss, seconds = train(x, y, a)
+        runs_s.append(seconds)
+    seconds = sorted(runs_s)[len(runs_s) // 2]
 
     with torch.no_grad():
         accuracy = (model(x).argmax(1) == y).float().mean().item()
@@ -71,6 +83,7 @@ def main() -> None:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "seconds": seconds,
+        "runs": runs_s,
         "samplesPerSec": n * a.epochs / seconds,
         "trainAccuracy": accuracy,
         "finalLoss": loss.item(),

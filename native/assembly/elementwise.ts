@@ -26,8 +26,32 @@ export function reluGrad(dy: usize, x: usize, out: usize, size: i32): void {
 // of bias and batch-norm gradients, rows in order for every channel.
 export function sumRows(x: usize, out: usize, rows: i32, c: i32, mean: bool): void {
   const rowBytes = <usize>c * 4;
+  const c16 = <usize>(c & ~15) * 4;
   const c4 = <usize>(c & ~3) * 4;
+  const div = f32x4.splat(<f32>rows);
   let ch: usize = 0;
+  // Sixteen channels per pass over the rows (one 64-byte line of each row), then four, then one.
+  for (; ch < c16; ch += 64) {
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let p = x + ch;
+    for (let r = 0; r < rows; r++) {
+      a0 = f32x4.add(a0, v128.load(p));
+      a1 = f32x4.add(a1, v128.load(p, 16));
+      a2 = f32x4.add(a2, v128.load(p, 32));
+      a3 = f32x4.add(a3, v128.load(p, 48));
+      p += rowBytes;
+    }
+    if (mean) {
+      a0 = f32x4.div(a0, div);
+      a1 = f32x4.div(a1, div);
+      a2 = f32x4.div(a2, div);
+      a3 = f32x4.div(a3, div);
+    }
+    v128.store(out + ch, a0);
+    v128.store(out + ch, a1, 16);
+    v128.store(out + ch, a2, 32);
+    v128.store(out + ch, a3, 48);
+  }
   for (; ch < c4; ch += 16) {
     let acc = f32x4.splat(0);
     let p = x + ch;
@@ -35,7 +59,7 @@ export function sumRows(x: usize, out: usize, rows: i32, c: i32, mean: bool): vo
       acc = f32x4.add(acc, v128.load(p));
       p += rowBytes;
     }
-    if (mean) acc = f32x4.div(acc, f32x4.splat(<f32>rows));
+    if (mean) acc = f32x4.div(acc, div);
     v128.store(out + ch, acc);
   }
   for (; ch < rowBytes; ch += 4) {

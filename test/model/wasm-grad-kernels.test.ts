@@ -403,8 +403,10 @@ describe("wasm gradient kernels", () => {
     (mode) =>
       withNative(mode, async () => {
         const rng = createRng(7, "reduce");
-        for (let i = 0; i < 12; i++) {
-          const shape = [1 + rng.int(5), 1 + rng.int(6), 1 + rng.int(6), 1 + rng.int(5)].slice(i % 3);
+        for (let i = 0; i < 24; i++) {
+          // Channel counts through each block of the native sum: 16-wide, 4-wide and single.
+          const channels = pick(rng, [1, 2, 3, 4, 5, 16, 19, 36]);
+          const shape = [1 + rng.int(5), 1 + rng.int(6), 1 + rng.int(6), channels].slice(i % 3);
           const x = random(rng, shape);
           const keepDims = i % 2 === 0;
           const leading = shape.slice(0, -1).map((_, a) => a);
