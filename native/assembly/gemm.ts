@@ -24,18 +24,21 @@ export function gemm(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32): void
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
       let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
       let bp = b + <usize>j * 4;
-      for (let p: usize = 0; p < <usize>k; p++) {
+      let p0 = a0;
+      const end = a0 + aRow;
+      while (p0 < end) {
         const b0 = v128.load(bp);
         const b1 = v128.load(bp, 16);
-        let x = f32x4.splat(load<f32>(a0 + p * 4));
+        let x = v128.load32_splat(p0);
         c00 = f32x4.add(c00, f32x4.mul(x, b0)); c01 = f32x4.add(c01, f32x4.mul(x, b1));
-        x = f32x4.splat(load<f32>(a1 + p * 4));
+        x = v128.load32_splat(p0 + aRow);
         c10 = f32x4.add(c10, f32x4.mul(x, b0)); c11 = f32x4.add(c11, f32x4.mul(x, b1));
-        x = f32x4.splat(load<f32>(a2 + p * 4));
+        x = v128.load32_splat(p0 + 2 * aRow);
         c20 = f32x4.add(c20, f32x4.mul(x, b0)); c21 = f32x4.add(c21, f32x4.mul(x, b1));
-        x = f32x4.splat(load<f32>(a3 + p * 4));
+        x = v128.load32_splat(p0 + 3 * aRow);
         c30 = f32x4.add(c30, f32x4.mul(x, b0)); c31 = f32x4.add(c31, f32x4.mul(x, b1));
         bp += bRow;
+        p0 += 4;
       }
       const r0 = c + (<usize>i * <usize>n + <usize>j) * 4;
       const r1 = r0 + bRow;

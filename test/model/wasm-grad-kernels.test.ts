@@ -510,10 +510,13 @@ describe("wasm gradient kernels", () => {
         for (const batch of [[], [1], [3]]) {
           // Small sizes, and sizes through every register block of the native product (4x8, 4x4,
           // single rows and columns) up to past its row limit.
-          for (const big of [false, true, true]) {
-            const [m, k, n] = big
-              ? [1 + rng.int(70), 1 + rng.int(60), 1 + rng.int(40)]
-              : [1 + rng.int(9), 1 + rng.int(9), 1 + rng.int(9)];
+          for (const size of ["small", "big", "big", "tall"] as const) {
+            const dims: Record<typeof size, [number, number, number]> = {
+              small: [1 + rng.int(9), 1 + rng.int(9), 1 + rng.int(9)],
+              big: [1 + rng.int(70), 1 + rng.int(60), 1 + rng.int(40)],
+              tall: [200 + rng.int(100), 1 + rng.int(30), 1 + rng.int(20)],
+            };
+            const [m, k, n] = dims[size];
             const a = random(rng, [...batch, ...(ta ? [k, m] : [m, k])]);
             const b = random(rng, [...batch, ...(tb ? [n, k] : [k, n])]);
             const attrs = { transposeA: ta, transposeB: tb };

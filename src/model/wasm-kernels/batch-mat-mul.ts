@@ -33,14 +33,22 @@ export function batchMatMulKernel(
 /** Right operands already multiplied once: XNNPACK's packed copy of them is cached from then on. */
 const seen = new WeakSet<object>();
 
-/** Rows of the left operand up to which the native product beats packing a new right operand. */
-export const NATIVE_GEMM_MAX_ROWS = 64;
+/**
+ * When the native product beats XNNPACK's (packing a new right operand, then two threads), as
+ * measured on a 2-core machine (interleaved medians, ms, native / XNNPACK): 9x43264x16 1.3 / 4.0,
+ * 144x7744x32 2.7 / 3.3, 64x800x64 0.23 / 0.53, 256x256x256 1.2 / 1.7, but 500x800x64 2.6 / 1.9
+ * and 288x7744x64 25 / 11: a short left operand, and a right one that stays in cache while each
+ * block of four rows streams it (or very few rows).
+ */
+export function nativeGemmWins(m: number, k: number, n: number): boolean {
+  return m <= 16 || (m <= 256 && k * n * 4 <= 1.5 * 2 ** 20);
+}
 
 /**
  * a x b, neither transposed. XNNPACK packs the right operand into its own layout before its first
  * product with it (and caches the packed copy while the tensor lives): for a short left operand
- * (a batch of 64 activations, a filter gradient's 9-64 patch rows) and a right operand used once,
- * which is every product of a training step, the packing costs 2-4x the product. Those run on the
+ * (a batch of 64 activations, a filter gradient's 9-256 patch rows) and a right operand used once,
+ * which is every product of a training step, the packing can cost more than the product. Those run on the
  * native gemm (native/assembly/gemm.ts), which reads b as it lies; a right operand seen before
  * (inference with fixed weights) goes to XNNPACK, which then reuses its packed copy.
  */
@@ -62,7 +70,7 @@ function product(
     !single(a) ||
     !single(b) ||
     b.shape.at(-2) !== k ||
-    m > NATIVE_GEMM_MAX_ROWS ||
+    !nativeGemmWins(m, k, n) ||
     m * k * n === 0 ||
     seen.has(b.dataId)
   ) {
