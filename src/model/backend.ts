@@ -59,6 +59,8 @@ export function backendChoice(flag?: string): BackendChoice {
  * under auto, each failure is recorded so `provmark doctor` can say why.
  */
 export function loadTf(choice: BackendChoice = backendChoice()): Promise<LoadedTf> {
+  // A bad thread count is the user's to fix, not a reason to fall back to the slow cpu backend.
+  if (choice === "auto" || choice === "wasm") wasmThreadCount();
   if (loading !== undefined) {
     if (choice !== loadedChoice && choice !== "auto") {
       return loading.then(async (l) => {

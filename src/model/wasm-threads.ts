@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
+import { ProvmarkError } from "../errors.js";
 
 type TF = typeof tfTypes;
 
@@ -50,9 +51,10 @@ export function wasmThreadCount(env: NodeJS.ProcessEnv = process.env): number {
   if (raw !== undefined && raw.trim() !== "") {
     const n = Number(raw);
     if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
-      throw new Error(
-        `PROVMARK_WASM_THREADS must be an integer from 1 to ${MAX_WASM_THREADS}, got ${JSON.stringify(raw)}`,
-      );
+      throw new ProvmarkError("USAGE", `PROVMARK_WASM_THREADS must be an integer from 1 to ${MAX_WASM_THREADS}`, {
+        subject: "PROVMARK_WASM_THREADS",
+        hints: [`Unset it to use every core, or set 1 for the single-threaded build (got ${JSON.stringify(raw)}).`],
+      });
     }
     return n;
   }
@@ -85,8 +87,15 @@ export function registerThreadedWasm(tf: TF, threads: number): void {
   tf.registerBackend(
     "wasm",
     async () => {
-      const workerFile = writeWorkerScript(wasmWorkerContents);
-      const module = await startModule(factory, outDir, workerFile, threads);
+      const worker = writeWorkerScript(wasmWorkerContents);
+      let module: EmscriptenModule;
+      try {
+        module = await startModule(factory, outDir, worker.file, threads);
+      } finally {
+        // Every pool worker has read the script once the module is ready (the pool is preallocated
+        // and larger than any thread count allowed here), so nothing is left behind in tmp.
+        worker.remove();
+      }
       module.tfjs = {
         init: module.cwrap("init", null, []),
         initWithThreadsCount: module.cwrap("init_with_threads_count", null, ["number"]),
@@ -123,16 +132,23 @@ async function startModule(factory: Factory, outDir: string, workerFile: string,
 }
 
 /**
- * The pthread worker script in a fresh 0700 temp directory, removed when the process exits. The
- * package ships it as a JavaScript string whose "\n" escapes became newlines; they are restored
- * as tfjs-backend-wasm's own loader does.
+ * The pthread worker script in a fresh 0700 temp directory. The package ships it as a JavaScript
+ * string whose "\n" escapes became newlines; they are restored as tfjs-backend-wasm's own loader
+ * does. `remove` deletes it (also done at exit, should the start fail half-way).
  */
-function writeWorkerScript(contents: string): string {
+function writeWorkerScript(contents: string): { file: string; remove: () => void } {
   const dir = mkdtempSync(join(os.tmpdir(), "provmark-wasm-"));
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  process.once("exit", remove);
   const file = join(dir, "pthread-worker.cjs");
   writeFileSync(file, contents.replace(/\n/g, "\\n"), { mode: 0o600 });
-  return file;
+  return {
+    file,
+    remove: () => {
+      process.off("exit", remove);
+      remove();
+    },
+  };
 }
 
 export function compareVersions(a: string, b: string): number {

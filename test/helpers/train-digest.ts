@@ -1,6 +1,8 @@
 // Trains the benchmark CNN for a few steps on the wasm backend and prints the thread count and
 // the SHA-256 of the resulting weights (test/model/native-kernels.test.ts runs it per thread count).
 import { createHash } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createAdam } from "../../src/model/adam.js";
 import { buildModel } from "../../src/model/archs.js";
 import { loadTf } from "../../src/model/backend.js";
@@ -19,4 +21,6 @@ model.compile({ optimizer: createAdam(tf, 1e-3), loss: "categoricalCrossentropy"
 await fitModel(tf, model, data, { epochs: 1, batchSize: 64, seed: 7, maxShift: 1 });
 const hash = createHash("sha256");
 for (const w of model.getWeights()) hash.update(new Uint8Array((w.dataSync() as Float32Array).buffer));
-process.stdout.write(`${JSON.stringify({ threads: info.wasm?.threads, digest: hash.digest("hex") })}\n`);
+// The threaded build's worker script, written to tmp to start the pool, must be gone already.
+const leftovers = readdirSync(tmpdir()).filter((f) => f.startsWith("provmark-wasm-"));
+process.stdout.write(`${JSON.stringify({ threads: info.wasm?.threads, digest: hash.digest("hex"), leftovers })}\n`);
