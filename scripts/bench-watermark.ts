@@ -1,15 +1,16 @@
 /**
  * `npm run bench:watermark`: the watermark targets on the built-in MNIST digits, printed as JSON.
- * Trains a baseline MLP, embeds both watermarks with a fresh key, verifies the marked model, and
- * verifies a bank of independently trained unmarked models (two architectures, other seeds) against
- * the same key to look for false positives.
- * Options: --null-models N (default 10), --null-epochs N (default: each architecture's default),
- * --family noise|stamp|mixed (default noise), --out DIR (default a temp dir).
+ * Trains a baseline (MLP, or with --arch cnn the LeNet-style CNN), embeds both watermarks with a
+ * fresh key, verifies the marked model, and verifies a bank of independently trained unmarked models
+ * (two or three architectures, other seeds) against the same key to look for false positives.
+ * Options: --arch mlp|cnn (default mlp), --null-models N (default 10), --null-epochs N (default: each
+ * architecture's default), --family noise|stamp|mixed (default noise), --out DIR (default a temp dir).
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TriggerFamily } from "../src/core/watermark/params.js";
+import type { Arch } from "../src/model/archs.js";
 import { loadTf } from "../src/model/backend.js";
 import { trainModel } from "../src/model/train-model.js";
 import { embedWatermark } from "../src/watermark/embed.js";
@@ -23,14 +24,18 @@ const arg = (name: string) => {
 const nullModels = Number(arg("--null-models") ?? 10);
 const nullEpochs = arg("--null-epochs") === undefined ? undefined : Number(arg("--null-epochs"));
 const family = (arg("--family") ?? "noise") as TriggerFamily;
+const arch = (arg("--arch") ?? "mlp") as Arch;
+if (arch !== "mlp" && arch !== "cnn") throw new Error(`--arch must be mlp or cnn, not ${arch}`);
+// Unmarked models of the baseline's architecture and of others, alternating.
+const nullArchs: Arch[] = arch === "cnn" ? ["cnn", "mlp", "mlp-small"] : ["mlp", "mlp-small"];
 const dir = arg("--out") ?? mkdtempSync(join(tmpdir(), "provmark-bench-wm-"));
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
 const { info } = await loadTf();
-log(`backend ${info.backend}; working in ${dir}`);
+log(`backend ${info.backend}${info.wasm ? ` (${info.wasm.threads} threads)` : ""}, ${arch}; working in ${dir}`);
 const base = await trainModel({
   dataset: "mnist",
-  arch: "mlp",
+  arch,
   out: join(dir, "baseline"),
   seed: 1,
   backend: "auto",
@@ -55,12 +60,12 @@ const v = await verifyModel({ model: join(dir, "marked"), key, keyPath: "(bench 
 
 const bank = [];
 for (let i = 0; i < nullModels; i++) {
-  const arch = i % 2 === 0 ? "mlp" : "mlp-small";
+  const nullArch = nullArchs[i % nullArchs.length] as Arch;
   const seed = 1000 + i;
-  const out = join(dir, `null-${arch}-${seed}`);
+  const out = join(dir, `null-${nullArch}-${seed}`);
   const t = await trainModel({
     dataset: "mnist",
-    arch,
+    arch: nullArch,
     out,
     seed,
     backend: "auto",
@@ -69,7 +74,7 @@ for (let i = 0; i < nullModels; i++) {
   });
   const r = await verifyModel({ model: out, key, keyPath: "(bench key)", backend: "auto" });
   bank.push({
-    arch,
+    arch: nullArch,
     seed,
     testAccuracy: t.testAccuracy,
     triggerMatches: r.trigger.matches,
@@ -78,12 +83,16 @@ for (let i = 0; i < nullModels; i++) {
     weightPValue: r.weight.applicable ? r.weight.pValue : null,
     verdict: r.verdict,
   });
-  log(`null ${i + 1}/${nullModels} (${arch}, seed ${seed}): ${r.trigger.matches}/100 triggers, verdict ${r.verdict}`);
+  log(
+    `null ${i + 1}/${nullModels} (${nullArch}, seed ${seed}): ${r.trigger.matches}/100 triggers, verdict ${r.verdict}`,
+  );
 }
 const nullPs = bank.flatMap((b) => [b.triggerPValue, ...(b.weightPValue === null ? [] : [b.weightPValue])]);
 const weightP = v.weight.applicable ? v.weight.pValue : null;
 const result = {
   backend: info.backend,
+  wasmThreads: info.wasm?.threads ?? null,
+  arch,
   family,
   baseline: { testAccuracy: base.testAccuracy, trainSeconds: base.trainSeconds },
   embed: {
