@@ -151,13 +151,14 @@ async function setWasmBackend(tf: TF): Promise<void> {
   wasmThreads = { threads: 1 };
   if (threads > 1) {
     const original = tf.findBackendFactory("wasm");
+    let threaded: { startError: () => unknown } | undefined;
     try {
-      registerThreadedWasm(tf, threads);
+      threaded = registerThreadedWasm(tf, threads);
       await setBackend(tf, "wasm");
       wasmThreads = { threads };
       return;
     } catch (e) {
-      wasmThreads = { threads: 1, unavailable: firstLine(e) };
+      wasmThreads = { threads: 1, unavailable: firstLine(threaded?.startError() ?? e) };
       tf.removeBackend("wasm");
       tf.registerBackend("wasm", original, 2);
     }

@@ -66,7 +66,7 @@ export function wasmThreadCount(env: NodeJS.ProcessEnv = process.env): number {
  * `threads` threads. Call before `tf.setBackend("wasm")`. Throws (leaving the package's own factory
  * registered) when the installed package is newer than THREADED_UP_TO or lacks a piece it needs.
  */
-export function registerThreadedWasm(tf: TF, threads: number): void {
+export function registerThreadedWasm(tf: TF, threads: number): { startError: () => unknown } {
   const pkg = require("@tensorflow/tfjs-backend-wasm") as WasmPackage;
   if (compareVersions(pkg.version_wasm, THREADED_UP_TO) > 0) {
     throw new Error(`tfjs-backend-wasm ${pkg.version_wasm} is newer than ${THREADED_UP_TO}, the last checked`);
@@ -83,37 +83,50 @@ export function registerThreadedWasm(tf: TF, threads: number): void {
   ) {
     throw new Error("tfjs-backend-wasm's threaded build is not laid out as expected");
   }
+  const workerScript = wasmWorkerContents;
+  // TF.js reports a backend that fails to start only as `setBackend` returning false.
+  let startError: unknown;
   tf.removeBackend("wasm");
   tf.registerBackend(
     "wasm",
     async () => {
-      const worker = writeWorkerScript(wasmWorkerContents);
-      let module: EmscriptenModule;
       try {
-        module = await startModule(factory, outDir, worker.file, threads);
-      } finally {
-        // Every pool worker has read the script once the module is ready (the pool is preallocated
-        // and larger than any thread count allowed here), so nothing is left behind in tmp.
-        worker.remove();
+        return await startBackend();
+      } catch (e) {
+        startError = e;
+        throw e;
       }
-      module.tfjs = {
-        init: module.cwrap("init", null, []),
-        initWithThreadsCount: module.cwrap("init_with_threads_count", null, ["number"]),
-        getThreadsCount: module.cwrap("get_threads_count", "number", []),
-        registerTensor: module.cwrap("register_tensor", null, ["number", "number", "number"]),
-        disposeData: module.cwrap("dispose_data", null, ["number"]),
-        dispose: module.cwrap("dispose", null, []),
-      };
-      pkg.setThreadsCount(threads);
-      const backend = new pkg.BackendWasm(module);
-      // The pool's threads wait for work forever; unreferenced, they do not keep Node alive.
-      for (const w of module.PThread?.runningWorkers ?? []) w.unref?.();
-      const got = pkg.getThreadsCount();
-      if (got !== threads) throw new Error(`the threaded wasm build started ${got} threads, not ${threads}`);
-      return backend;
     },
     2,
   );
+  return { startError: () => startError };
+
+  async function startBackend(): Promise<tfTypes.KernelBackend> {
+    const worker = writeWorkerScript(workerScript);
+    let module: EmscriptenModule;
+    try {
+      module = await startModule(factory, outDir, worker.file, threads);
+    } finally {
+      // Every pool worker has read the script once the module is ready (the pool is preallocated
+      // and larger than any thread count allowed here), so nothing is left behind in tmp.
+      worker.remove();
+    }
+    module.tfjs = {
+      init: module.cwrap("init", null, []),
+      initWithThreadsCount: module.cwrap("init_with_threads_count", null, ["number"]),
+      getThreadsCount: module.cwrap("get_threads_count", "number", []),
+      registerTensor: module.cwrap("register_tensor", null, ["number", "number", "number"]),
+      disposeData: module.cwrap("dispose_data", null, ["number"]),
+      dispose: module.cwrap("dispose", null, []),
+    };
+    pkg.setThreadsCount(threads);
+    const backend = new pkg.BackendWasm(module);
+    // The pool's threads wait for work forever; unreferenced, they do not keep Node alive.
+    for (const w of module.PThread?.runningWorkers ?? []) w.unref?.();
+    const got = pkg.getThreadsCount();
+    if (got !== threads) throw new Error(`the threaded wasm build started ${got} threads, not ${threads}`);
+    return backend;
+  }
 }
 
 async function startModule(factory: Factory, outDir: string, workerFile: string, threads: number) {

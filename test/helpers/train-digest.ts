@@ -22,5 +22,16 @@ await fitModel(tf, model, data, { epochs: 1, batchSize: 64, seed: 7, maxShift: 1
 const hash = createHash("sha256");
 for (const w of model.getWeights()) hash.update(new Uint8Array((w.dataSync() as Float32Array).buffer));
 // The threaded build's worker script, written to tmp to start the pool, must be gone already.
-const leftovers = readdirSync(tmpdir()).filter((f) => f.startsWith("provmark-wasm-"));
-process.stdout.write(`${JSON.stringify({ threads: info.wasm?.threads, digest: hash.digest("hex"), leftovers })}\n`);
+let leftovers: string[] = [];
+try {
+  leftovers = readdirSync(tmpdir()).filter((f) => f.startsWith("provmark-wasm-"));
+} catch {
+  // A TMPDIR that is not a directory (the test of the single-threaded fall-back): nothing to leave.
+}
+const out = {
+  threads: info.wasm?.threads,
+  threadsUnavailable: info.wasm?.threadsUnavailable,
+  digest: hash.digest("hex"),
+  leftovers,
+};
+process.stdout.write(`${JSON.stringify(out)}\n`);

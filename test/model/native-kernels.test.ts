@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { compileNative, renderNative } from "../../scripts/native/compile.js";
@@ -24,12 +24,12 @@ describe("the threaded wasm backend", () => {
   // threads. Two processes train the same CNN a few steps; their weights must be identical.
   it("trains bit-identically on 1 and 2 threads", () => {
     const script = fileURLToPath(new URL("test/helpers/train-digest.ts", root));
-    const run = (threads: string) => {
+    const run = (threads: string, env: Record<string, string> = {}) => {
       // A private TMPDIR: the threaded build's worker script must not be left behind in it.
       const tmp = mkdtempSync(join(tmpdir(), "provmark-test-tmp-"));
       try {
         const r = spawnSync(process.execPath, ["--import", "tsx", script], {
-          env: { ...process.env, PROVMARK_WASM_THREADS: threads, TMPDIR: tmp },
+          env: { ...process.env, PROVMARK_WASM_THREADS: threads, TMPDIR: tmp, ...env },
           encoding: "utf8",
           timeout: 120_000,
         });
@@ -37,7 +37,7 @@ describe("the threaded wasm backend", () => {
         expect(readdirSync(tmp).filter((f) => f.startsWith("provmark-wasm-"))).toEqual([]);
         const out = JSON.parse(r.stdout.trim().split("\n").at(-1) as string);
         expect(out.leftovers, "worker script left in tmp while running").toEqual([]);
-        return out as { threads: number; digest: string };
+        return out as { threads: number; threadsUnavailable?: string; digest: string };
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }
@@ -47,6 +47,18 @@ describe("the threaded wasm backend", () => {
     expect(one.threads).toBe(1);
     expect(two.threads).toBe(2);
     expect(two.digest).toBe(one.digest);
+    // The threaded build cannot start (its worker script cannot be written: TMPDIR is a file):
+    // the single-threaded build trains instead, with the reason reported.
+    const notDir = join(mkdtempSync(join(tmpdir(), "provmark-test-tmp-")), "file");
+    writeFileSync(notDir, "");
+    try {
+      const fallback = run("2", { TMPDIR: notDir, TSX_DISABLE_CACHE: "1" });
+      expect(fallback.threads).toBe(1);
+      expect(fallback.threadsUnavailable).toMatch(/ENOTDIR/);
+      expect(fallback.digest).toBe(one.digest);
+    } finally {
+      rmSync(dirname(notDir), { recursive: true, force: true });
+    }
   });
 });
 
