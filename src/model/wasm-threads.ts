@@ -164,6 +164,7 @@ function writeWorkerScript(contents: string): { file: string; remove: () => void
   };
 }
 
+/** Compares dotted versions by their first three numeric parts (pre-release tags ignored). */
 export function compareVersions(a: string, b: string): number {
   const pa = a.split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0);
   const pb = b.split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0);

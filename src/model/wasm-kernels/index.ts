@@ -1,4 +1,5 @@
 import type * as tfTypes from "@tensorflow/tfjs";
+import { compareVersions } from "../wasm-threads.js";
 import { batchMatMulKernel } from "./batch-mat-mul.js";
 import { vectorBroadcastKernel } from "./broadcast.js";
 import { conv2DBackpropFilterKernel, conv2DBackpropInputKernel } from "./conv2d-backprop.js";
@@ -164,13 +165,3 @@ export function registerWasmGradKernels(tf: TF, wasmVersion: string): WasmKernel
 }
 
 const OURS = new WeakSet<tfTypes.KernelFunc>();
-
-function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0);
-  const pb = b.split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0);
-  for (let i = 0; i < 3; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
