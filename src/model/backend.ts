@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { ProvmarkError } from "../errors.js";
 import { registerWasmGradKernels } from "./wasm-kernels/index.js";
+import { nativeKernels } from "./wasm-kernels/native.js";
 import { registerThreadedWasm, wasmThreadCount } from "./wasm-threads.js";
 
 export type TF = typeof tfTypes;
@@ -33,6 +34,8 @@ export interface WasmFeatures {
   threads: number;
   /** Why more threads were asked for (PROVMARK_WASM_THREADS or the core count) but not used. */
   threadsUnavailable?: string;
+  /** Whether provmark's native WebAssembly kernels run (docs/training.md); off by PROVMARK_WASM_NATIVE=0. */
+  native: boolean;
 }
 
 export interface LoadedTf {
@@ -207,7 +210,7 @@ function wasmFeatures(tf: TF): WasmFeatures {
   try {
     simd ||= Boolean(tf.env().get("WASM_HAS_SIMD_SUPPORT"));
   } catch {}
-  const f: WasmFeatures = { simd, threads };
+  const f: WasmFeatures = { simd, threads, native: tf.getBackend() === "wasm" && nativeKernels(tf) !== undefined };
   if (wasmThreads?.unavailable !== undefined) f.threadsUnavailable = wasmThreads.unavailable;
   return f;
 }

@@ -23,6 +23,23 @@ describe("provmark doctor", () => {
     }
   });
 
+  it("reports the wasm backend's threads and native kernels, and rejects a bad thread count", async () => {
+    const r = await provmark(["--backend", "wasm", "doctor", "--json"], {
+      env: { PROVMARK_WASM_THREADS: "2", PROVMARK_HOME: "/tmp/pm-home" },
+    });
+    expect(JSON.parse(r.stdout).backend.wasm).toEqual({ simd: true, threads: 2, native: true });
+    const off = await provmark(["--backend", "wasm", "doctor", "--json"], {
+      env: { PROVMARK_WASM_THREADS: "1", PROVMARK_WASM_NATIVE: "0", PROVMARK_HOME: "/tmp/pm-home" },
+    });
+    expect(JSON.parse(off.stdout).backend.wasm).toEqual({ simd: true, threads: 1, native: false });
+    const bad = await provmark(["--backend", "wasm", "train", "--out", "/tmp/pm-never"], {
+      env: { PROVMARK_WASM_THREADS: "many" },
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("PROVMARK_WASM_THREADS");
+    expect(existsSync("/tmp/pm-never")).toBe(false);
+  });
+
   it("honours a forced backend", async () => {
     const r = await provmark(["--backend", "cpu", "doctor", "--json"]);
     expect(JSON.parse(r.stdout).backend).toMatchObject({ backend: "cpu", requested: "cpu" });

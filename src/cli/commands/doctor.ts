@@ -60,7 +60,7 @@ export async function doctor(opts: { json?: boolean }, globals: GlobalOptions): 
       `provmark ${r.provmark} on Node ${r.node} (${r.platform})`,
       "error" in b
         ? `backend:  unavailable: ${b.error}`
-        : `backend:  ${b.backend} (requested ${b.requested}; tfjs ${b.tfjsVersion}${b.wasm ? `; simd ${b.wasm.simd}, threads ${b.wasm.threads}${b.wasm.threadsUnavailable ? ` (more unavailable: ${b.wasm.threadsUnavailable})` : ""}` : ""})`,
+        : `backend:  ${b.backend} (requested ${b.requested}; tfjs ${b.tfjsVersion}${b.wasm ? `; simd ${b.wasm.simd}, threads ${b.wasm.threads}${b.wasm.threadsUnavailable ? ` (more unavailable: ${b.wasm.threadsUnavailable})` : ""}, native kernels ${b.wasm.native ? "on" : "off"}` : ""})`,
       ...("error" in b ? [] : b.attempts.filter((a) => !a.ok).map((a) => `  ${a.backend} not used: ${a.reason}`)),
       `versions: ${Object.entries(r.versions)
         .map(([k, v]) => `${k} ${v ?? "(not installed)"}`)
