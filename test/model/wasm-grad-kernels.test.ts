@@ -444,6 +444,21 @@ describe("wasm gradient kernels", () => {
         const got = await grad("wasm");
         const want = await grad("cpu");
         expect(Array.from(got).map(String), `relu grad ${JSON.stringify(shape)}`).toEqual(Array.from(want).map(String));
+        // Second order, through the gradient's own gradient: d/dt of d(relu(t) * t)/dt.
+        const second = async (backend: "cpu" | "wasm") => {
+          await tf.setBackend(backend);
+          return tf.tidy(() => {
+            const g2 = tf.grad((t: Tensor) =>
+              tf
+                .grad((u: Tensor) => tf.relu(u).mul(u))(t)
+                .sum(),
+            );
+            return g2(tf.tensor(x.data, x.shape)).dataSync() as Float32Array;
+          });
+        };
+        expect(Array.from(await second("wasm")).map(String), `second order ${JSON.stringify(shape)}`).toEqual(
+          Array.from(await second("cpu")).map(String),
+        );
       }
     }),
   );

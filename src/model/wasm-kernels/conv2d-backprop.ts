@@ -116,9 +116,9 @@ function filterGradNHWC(tf: TF, x: Tensor4D, dy: Tensor4D, info: Conv2DInfo): Te
 
 /**
  * dW = patches^T x dy, with the transposed patches [kh*kw*inC, N*outH*outW] written by the native
- * im2colT kernel (one pass, zeros for the padding) and the product run by XNNPACK with neither
- * operand transposed: 2-6x faster than the convolution forms below, which repack dy as a filter or
- * need a one-hot convolution and transposes.
+ * im2colT kernel (one pass, zeros for the padding) and one product with neither operand transposed
+ * (BatchMatMul picks the native gemm or XNNPACK): 2-6x faster than the convolution forms below,
+ * which repack dy as a filter or need a one-hot convolution and transposes.
  */
 function filterGradIm2col(tf: TF, native: NativeKernels, x: Tensor4D, dy: Tensor4D, info: Conv2DInfo): Tensor4D {
   const [n, h, w, c] = x.shape;

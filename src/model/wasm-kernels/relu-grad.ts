@@ -21,6 +21,10 @@ export function registerReluGrad(tf: TF): void {
         const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
         const native = nativeKernels(tf);
         if (native === undefined) throw new Error(`${RELU_GRAD_KERNEL} needs provmark's native wasm kernels`);
+        // The kernel reads dy by x's size: anything else would read outside it.
+        if (dy.dtype !== "float32" || x.dtype !== "float32" || dy.shape.join() !== x.shape.join()) {
+          throw new Error(`${RELU_GRAD_KERNEL}: dy and x must be float32 of one shape`);
+        }
         const out = makeOutput(tf, [...x.shape]);
         native.reluGrad(offsetOf(tf, dy), offsetOf(tf, x), offsetOf(tf, out), sizeOf(x));
         return out;
