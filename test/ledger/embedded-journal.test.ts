@@ -147,7 +147,7 @@ describe("the chain journal", () => {
         }),
       ),
     );
-    expect(back.message).toMatch(/:3: block 2's timestamp 1 is not after/);
+    expect(back.message).toMatch(/:3: block 2's timestamp 1 is before/);
     const header = await invalid(await journalWith([base[0]?.replace("v1", "v9") ?? ""]));
     expect(header.message).toMatch(/:1: malformed header/);
   });
@@ -204,10 +204,10 @@ describe("the chain journal", () => {
     expect(block8.transactions).toHaveLength(2);
     await reader.close();
     await expect(stat(`${stateDir}/chain.lock`)).rejects.toThrow(/ENOENT/);
-    // an appended line is the next block: a fresh line for block 401 with block 400's timestamp is refused
+    // an appended line is the next block: a fresh line for block 401 stamped before block 400 is refused
     await appendFile(
       journalFile(stateDir),
-      `${JSON.stringify({ n: total + 1, t: genesisTime + 12 * total, txs: [] })}\n`,
+      `${JSON.stringify({ n: total + 1, t: genesisTime + 12 * total - 1, txs: [] })}\n`,
     );
     const e = await invalid(stateDir);
     expect(e.message).toContain(`:${total + 2}: block ${total + 1}'s timestamp`);

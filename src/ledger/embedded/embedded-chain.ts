@@ -32,7 +32,7 @@ export interface OpenEmbeddedChainOptions {
   stateDir: string;
   /** "write" holds the chain lock while open; "read" takes no lock, writes nothing and refuses transactions. */
   access: "read" | "write";
-  /** Clock in milliseconds (default Date.now): block timestamps are max(now, previous + 1 s). */
+  /** Clock in milliseconds (default Date.now): block timestamps are max(now, previous) in seconds. */
   now?: () => number;
   /** How long to wait for another process holding the lock (default 15 s). */
   lockTimeoutMs?: number;

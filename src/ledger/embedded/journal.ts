@@ -129,8 +129,8 @@ export async function readJournal(stateDir: string): Promise<JournalContents | n
     if (block.n !== expected) {
       throw journalInvalid(path, line, `expected block ${expected}, found block ${block.n} (blocks are missing)`);
     }
-    if (block.t <= previousTime) {
-      throw journalInvalid(path, line, `block ${block.n}'s timestamp ${block.t} is not after ${previousTime}`);
+    if (block.t < previousTime) {
+      throw journalInvalid(path, line, `block ${block.n}'s timestamp ${block.t} is before ${previousTime}`);
     }
     previousTime = block.t;
     blocks.push(block);

@@ -126,7 +126,7 @@ export interface JournalingProviderOptions {
   journal: JournalSink | null;
   /** The last block the journal holds (after replay). */
   head: ChainHead;
-  /** Clock in milliseconds (Date.now); block timestamps are max(now in seconds, previous + 1). */
+  /** Clock in milliseconds (Date.now); block timestamps are max(now in seconds, previous). */
   now: () => number;
 }
 
@@ -209,7 +209,8 @@ export class JournalingProvider implements Eip1193Provider {
   }
 
   async #setNextTimestamp(): Promise<void> {
-    const next = Math.max(Math.floor(this.#now() / 1000), this.#head.timestamp + 1);
+    // Never behind the previous block; never ahead of the clock unless the clock went back.
+    const next = Math.max(Math.floor(this.#now() / 1000), this.#head.timestamp);
     await this.#inner.request({ method: "evm_setNextBlockTimestamp", params: [next] });
   }
 
