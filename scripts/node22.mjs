@@ -1,83 +1,150 @@
 #!/usr/bin/env node
-// Runs a command under Node >= 22.13, fetching node@22 from the npm registry into a cache folder
-// when the machine's Node is older. Hardhat 3, its native EDR package, vitest and commander all need
-// Node 22, and a lockfile written under Node 22 cannot even be installed by an older npm, so every
-// npm script goes through here. Plain JavaScript that runs on Node 18+, no dependencies.
+// Runs a command under one exact Node and npm, fetched from the npm registry (`node@X` ships the
+// Node binary, `npm@Y` the npm that writes and checks package-lock.json) into a cache folder keyed by
+// both versions. Every npm script goes through here, so two machines install, build and regenerate
+// the lockfile with the same tools whatever Node the machine has (Hardhat 3, its native EDR package,
+// vitest, commander and undici need Node 22; npm's lockfile output depends on npm's version).
+// Plain JavaScript that runs on Node 18+, no dependencies.
 //
-//   node scripts/node22.mjs <command> [args...]   run the command with Node 22 first on PATH
-//   node scripts/node22.mjs --bin-dir             print the folder holding a suitable `node`
+//   node scripts/node22.mjs <command> [args...]   run the command with the pinned Node and npm first on PATH
+//   node scripts/node22.mjs --bin-dir             print the folder holding them (installing on first use)
+//   node scripts/node22.mjs --versions            print the pinned versions
+//
+// PROVMARK_NODE_CACHE=<dir> moves the cache (default ~/.cache/provmark); PROVMARK_NODE=system uses the
+// machine's own Node and npm instead, if that Node is new enough (offline machines with Node 22).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
-const MIN = [22, 13, 0];
+/** The toolchain every script runs under. Change both together, then `npm run lock` and commit. */
+export const PINNED = Object.freeze({ node: "22.23.3", npm: "11.19.1" });
+/** The oldest Node the dependencies accept (undici 8 needs 22.19), for PROVMARK_NODE=system. */
+export const MIN_NODE = "22.19.0";
 
-function satisfies(version) {
-  const parts = version.replace(/^v/, "").split(".").map(Number);
+function atLeast(version, min) {
+  const a = version.replace(/^v/, "").split(".").map(Number);
+  const b = min.split(".").map(Number);
   for (let i = 0; i < 3; i++) {
-    if ((parts[i] ?? 0) > MIN[i]) return true;
-    if ((parts[i] ?? 0) < MIN[i]) return false;
+    if ((a[i] ?? 0) !== b[i]) return (a[i] ?? 0) > b[i];
   }
   return true;
 }
 
-export function cacheDir() {
-  if (process.env.PROVMARK_NODE_CACHE) return process.env.PROVMARK_NODE_CACHE;
+export function cacheRoot() {
+  if (process.env.PROVMARK_NODE_CACHE) return resolve(process.env.PROVMARK_NODE_CACHE);
   const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
-  return join(base, "provmark", "node22");
+  return join(base, "provmark");
 }
 
-function nodeVersionAt(binDir) {
-  const node = join(binDir, process.platform === "win32" ? "node.exe" : "node");
-  if (!existsSync(node)) return undefined;
-  const r = spawnSync(node, ["--version"], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout.trim() : undefined;
+/** The cache folder of the pinned toolchain: a new pin gets a new folder, never a mixed one. */
+export function cacheDir() {
+  return join(cacheRoot(), `node-v${PINNED.node}-npm-${PINNED.npm}`);
 }
 
-/** Folder whose `node` is >= 22.13: the running one, or the cached npm `node@22` (installed on demand). */
+const exe = (name) => (process.platform === "win32" ? `${name}.cmd` : name);
+
+/** Path of the pinned `node` binary in the cache (it may not be installed yet). */
+export function pinnedNodePath() {
+  return join(cacheDir(), "node_modules", ".bin", process.platform === "win32" ? "node.exe" : "node");
+}
+
+function versionOf(command, args, env) {
+  const r = spawnSync(command, args, { encoding: "utf8", env, shell: process.platform === "win32" });
+  return r.status === 0 ? r.stdout.trim().replace(/^v/, "") : undefined;
+}
+
+function pinnedToolsAt(binDir) {
+  if (!existsSync(join(binDir, process.platform === "win32" ? "node.exe" : "node"))) return false;
+  const env = { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH ?? ""}` };
+  return (
+    versionOf(join(binDir, "node"), ["--version"], env) === PINNED.node &&
+    versionOf(join(binDir, exe("npm")), ["--version"], env) === PINNED.npm
+  );
+}
+
+function fail(message) {
+  process.stderr.write(`provmark: ${message}\n`);
+  process.exit(2);
+}
+
+/**
+ * Folder holding the pinned `node` and `npm`, installed on first use. The install goes to a temp
+ * sibling that is renamed into place, so an interrupted download never leaves a folder that looks
+ * complete; a concurrent installer that wins the rename is used as is.
+ */
 export function ensureNode22BinDir({ quiet = false } = {}) {
-  if (satisfies(process.version)) return dirname(process.execPath);
+  if (process.env.PROVMARK_NODE === "system") {
+    if (!atLeast(process.version, MIN_NODE))
+      fail(`PROVMARK_NODE=system, but this Node is ${process.version} and provmark needs >= ${MIN_NODE}.`);
+    return dirname(process.execPath);
+  }
   const dir = cacheDir();
   const binDir = join(dir, "node_modules", ".bin");
-  const cached = nodeVersionAt(binDir);
-  if (cached && satisfies(cached)) return binDir;
+  if (pinnedToolsAt(binDir)) return binDir;
   if (!quiet) {
     process.stderr.write(
-      `provmark: Node ${process.version} is older than ${MIN.join(".")}; installing node@22 from the npm registry into ${dir}\n`,
+      `provmark: installing Node ${PINNED.node} and npm ${PINNED.npm} from the npm registry into ${dir} (once)\n`,
     );
   }
-  mkdirSync(dir, { recursive: true });
-  if (!existsSync(join(dir, "package.json"))) {
-    writeFileSync(join(dir, "package.json"), '{"name":"provmark-node22-cache","private":true}\n');
-  }
-  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  const r = spawnSync(npm, ["install", "--no-audit", "--no-fund", "--no-save", "--prefix", dir, "node@22"], {
-    stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit"],
-  });
-  const got = nodeVersionAt(binDir);
-  if (r.status !== 0 || !got || !satisfies(got)) {
-    process.stderr.write(
-      `provmark: could not obtain Node >= ${MIN.join(".")} (npm install node@22 into ${dir} failed).\n` +
-        "Install Node 22.13 or newer yourself (https://nodejs.org) and try again.\n",
+  mkdirSync(dirname(dir), { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  writeFileSync(join(tmp, "package.json"), '{"name":"provmark-toolchain","private":true}\n');
+  // The caller's own npm does the download; `node@X` fetches its platform's binary in a preinstall script.
+  const r = spawnSync(
+    exe("npm"),
+    [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--no-save",
+      "--no-package-lock",
+      "--prefix",
+      tmp,
+      `node@${PINNED.node}`,
+      `npm@${PINNED.npm}`,
+    ],
+    { stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit"], shell: process.platform === "win32" },
+  );
+  if (r.status !== 0 || !pinnedToolsAt(join(tmp, "node_modules", ".bin"))) {
+    rmSync(tmp, { recursive: true, force: true });
+    fail(
+      `could not install node@${PINNED.node} and npm@${PINNED.npm} from the npm registry into ${dir}.\n` +
+        `  hint: check that \`npm view node@${PINNED.node} version\` works (registry and proxy settings), or\n` +
+        `        install Node >= ${MIN_NODE} yourself and set PROVMARK_NODE=system.`,
     );
-    process.exit(2);
+  }
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (!pinnedToolsAt(binDir)) fail(`could not move the toolchain into ${dir}: ${e.message}`);
   }
   return binDir;
 }
 
 function main(argv) {
+  if (argv[0] === "--versions") {
+    process.stdout.write(`node ${PINNED.node}\nnpm ${PINNED.npm}\n`);
+    return 0;
+  }
   if (argv[0] === "--bin-dir") {
     process.stdout.write(`${ensureNode22BinDir({ quiet: true })}\n`);
     return 0;
   }
   if (argv.length === 0) {
-    process.stderr.write("usage: node scripts/node22.mjs <command> [args...] | --bin-dir\n");
+    process.stderr.write("usage: node scripts/node22.mjs <command> [args...] | --bin-dir | --versions\n");
     return 2;
   }
   const binDir = ensureNode22BinDir();
   const env = { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH ?? ""}` };
+  // `npm run` exports the outer npm's paths; the inner scripts must find the pinned npm instead.
+  delete env.npm_execpath;
+  delete env.npm_node_execpath;
+  delete env.NODE;
   const r = spawnSync(argv[0], argv.slice(1), { stdio: "inherit", env, shell: process.platform === "win32" });
   if (r.error) {
     process.stderr.write(`provmark: could not run ${argv[0]}: ${r.error.message}\n`);
