@@ -5,3 +5,4 @@ export declare function cacheRoot(): string;
 export declare function cacheDir(): string;
 export declare function pinnedNodePath(): string;
 export declare function ensureNode22BinDir(options?: { quiet?: boolean }): string;
+export declare function nodeBinaryPackage(platform?: string, arch?: string): string;

