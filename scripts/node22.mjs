@@ -13,7 +13,7 @@
 // PROVMARK_NODE_CACHE=<dir> moves the cache (default ~/.cache/provmark); PROVMARK_NODE=system uses the
 // machine's own Node and npm instead, if that Node is new enough (offline machines with Node 22).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -71,8 +71,24 @@ function versionOf(command, args, env) {
   return r.status === 0 ? r.stdout.trim().replace(/^v/, "") : undefined;
 }
 
-function pinnedToolsAt(binDir) {
+function packageVersion(dir, name) {
+  try {
+    return JSON.parse(readFileSync(join(dir, "node_modules", name, "package.json"), "utf8")).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `dir` holds the pinned toolchain. Every npm script asks, so this reads two package.json
+ * files instead of starting node and npm; `run` (after an install) also runs both binaries.
+ */
+function pinnedToolsAt(dir, { run = false } = {}) {
+  const binDir = join(dir, "node_modules", ".bin");
   if (!existsSync(join(binDir, process.platform === "win32" ? "node.exe" : "node"))) return false;
+  if (packageVersion(dir, nodeBinaryPackage()) !== PINNED.node || packageVersion(dir, "npm") !== PINNED.npm)
+    return false;
+  if (!run) return true;
   const env = { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH ?? ""}` };
   return (
     versionOf(join(binDir, "node"), ["--version"], env) === PINNED.node &&
@@ -98,7 +114,7 @@ export function ensureNode22BinDir({ quiet = false } = {}) {
   }
   const dir = cacheDir();
   const binDir = join(dir, "node_modules", ".bin");
-  if (pinnedToolsAt(binDir)) return binDir;
+  if (pinnedToolsAt(dir)) return binDir;
   if (!quiet) {
     process.stderr.write(
       `provmark: installing Node ${PINNED.node} and npm ${PINNED.npm} from the npm registry into ${dir} (once)\n`,
@@ -126,7 +142,7 @@ export function ensureNode22BinDir({ quiet = false } = {}) {
     ],
     { stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit"], shell: process.platform === "win32" },
   );
-  if (r.status !== 0 || !pinnedToolsAt(join(tmp, "node_modules", ".bin"))) {
+  if (r.status !== 0 || !pinnedToolsAt(tmp, { run: true })) {
     rmSync(tmp, { recursive: true, force: true });
     fail(
       `could not install ${nodeBinaryPackage()}@${PINNED.node} and npm@${PINNED.npm} from the npm registry into ${dir}.\n` +
@@ -138,7 +154,7 @@ export function ensureNode22BinDir({ quiet = false } = {}) {
     renameSync(tmp, dir);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
-    if (!pinnedToolsAt(binDir)) fail(`could not move the toolchain into ${dir}: ${e.message}`);
+    if (!pinnedToolsAt(dir)) fail(`could not move the toolchain into ${dir}: ${e.message}`);
   }
   return binDir;
 }

@@ -11,12 +11,16 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the built CLI (dist/, built by `npm test` before vitest) as a user would. */
-export function provmark(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
+/** Runs a command to completion without blocking the event loop (servers in this process keep answering). */
+export function runProcess(
+  command: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(command, args, {
       cwd: opts.cwd ?? process.cwd(),
-      env: { ...process.env, PROVMARK_BACKEND: "wasm", ...opts.env },
+      env: opts.env ?? process.env,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -25,6 +29,14 @@ export function provmark(args: string[], opts: { cwd?: string; env?: Record<stri
     child.stderr.on("data", (d) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Runs the built CLI (dist/, built by `npm test` before vitest) as a user would. */
+export function provmark(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
+  return runProcess(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? process.cwd(),
+    env: { ...process.env, PROVMARK_BACKEND: "wasm", ...opts.env },
   });
 }
 

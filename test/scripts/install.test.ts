@@ -1,10 +1,10 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureNode22BinDir } from "../../scripts/node22.mjs";
+import { runProcess } from "../helpers/cli.js";
 import { FakeNpmRegistry } from "../helpers/npm-registry.js";
 
 // The real npm (the pinned one) installs a small project from a registry on 127.0.0.1 that changes
@@ -27,18 +27,8 @@ function env(): NodeJS.ProcessEnv {
   return out;
 }
 
-// Asynchronous: the registry answers from this very process, so a blocking spawn would deadlock.
-function run(cwd: string, command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: env(), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+// Asynchronous (runProcess): the registry answers from this very process, so a blocking spawn would deadlock.
+const run = (cwd: string, command: string, args: string[]) => runProcess(command, args, { cwd, env: env() });
 const script = (cwd: string, name: string) => run(cwd, process.execPath, [join(SCRIPTS, name)]);
 
 async function project(name: string, dependencies: Record<string, string>): Promise<string> {
