@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { buildCertificate } from "../src/core/watermark/certificate.js";
+import { imageParams } from "../src/core/watermark/params.js";
 import { deriveTriggers } from "../src/core/watermark/triggers.js";
 import { buildModel } from "../src/model/archs.js";
 import { loadTf } from "../src/model/backend.js";
@@ -37,15 +38,17 @@ const { tf } = await loadTf();
 const model = buildModel(tf, "mlp", [28, 28, 1], 10, 1);
 await model.save(fileSaveHandler(tf, join(dir, "model")));
 model.dispose();
-const key = await generateKey({
-  classes: 10,
-  inputShape: [28, 28, 1],
-  layer: "dense1",
-  bits: 16,
-  triggers: TRIGGERS,
-  family: "noise",
-  stampStrength: 0.3,
-});
+const key = await generateKey(
+  imageParams({
+    classes: 10,
+    inputShape: [28, 28, 1],
+    layer: "dense1",
+    bits: 16,
+    triggers: TRIGGERS,
+    family: "noise",
+    stampStrength: 0.3,
+  }),
+);
 await writeKeyFile(join(dir, "bench.key"), key, passphrase);
 // The certificate's trigger commitment is real; its weight-mark part is a placeholder (unused here).
 const cert = buildCertificate({

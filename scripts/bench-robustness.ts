@@ -11,6 +11,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { imageParams } from "../src/core/watermark/params.js";
 import { ATTACK_FAMILIES, type AttackFamily } from "../src/lab/lab-types.js";
 import { fmtLog10P } from "../src/lab/report-html.js";
 import { runLab } from "../src/lab/run-lab.js";
@@ -49,16 +50,18 @@ const base = await trainModel({
   force: true,
 });
 log(`baseline (${arch}): ${(base.testAccuracy * 100).toFixed(2)}% in ${base.trainSeconds.toFixed(1)} s`);
-const key = await generateKey({
-  classes: 10,
-  inputShape: [28, 28, 1],
-  // The first hidden dense layer: 784 carrier inputs in the MLP, 800 (5×5×32 flattened) in the CNN.
-  layer: "dense1",
-  bits: 64,
-  triggers: 100,
-  family: "noise",
-  stampStrength: 0.3,
-});
+const key = await generateKey(
+  imageParams({
+    classes: 10,
+    inputShape: [28, 28, 1],
+    // The first hidden dense layer: 784 carrier inputs in the MLP, 800 (5×5×32 flattened) in the CNN.
+    layer: "dense1",
+    bits: 64,
+    triggers: 100,
+    family: "noise",
+    stampStrength: 0.3,
+  }),
+);
 const marked = await embedWatermark({
   model: join(dir, "baseline"),
   keyPath: "(bench key)",

@@ -9,7 +9,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TriggerFamily } from "../src/core/watermark/params.js";
+import { imageParams, type TriggerFamily } from "../src/core/watermark/params.js";
 import type { Arch } from "../src/model/archs.js";
 import { loadTf } from "../src/model/backend.js";
 import { trainModel } from "../src/model/train-model.js";
@@ -43,7 +43,15 @@ const base = await trainModel({
 });
 log(`baseline: ${(base.testAccuracy * 100).toFixed(2)}% in ${base.trainSeconds.toFixed(1)} s`);
 const key = await generateKey(
-  { classes: 10, inputShape: [28, 28, 1], layer: "dense1", bits: 64, triggers: 100, family, stampStrength: 0.3 },
+  imageParams({
+    classes: 10,
+    inputShape: [28, 28, 1],
+    layer: "dense1",
+    bits: 64,
+    triggers: 100,
+    family,
+    stampStrength: 0.3,
+  }),
   "mnist",
 );
 const marked = await embedWatermark({

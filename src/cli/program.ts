@@ -117,7 +117,16 @@ export function buildProgram(): Command {
     .option("--input-shape <h,w,c>", "model input shape", shapeArg, [28, 28, 1] as [number, number, number])
     .option("--layer <name>", "layer whose kernel carries the weight watermark", "dense1")
     .option("--bits <n>", "weight watermark message length", intArg("--bits", 1, 256), 64)
-    .option("--triggers <n>", "trigger set size", intArg("--triggers", 1, 100_000), 100)
+    .option(
+      "--triggers <n>",
+      "trigger set size (default: 100, or more when the class count needs it for p <= 1e-30 on half the set)",
+      intArg("--triggers", 1, 100_000),
+    )
+    .option(
+      "--preprocess <preset>",
+      "how pixels reach the model: pixel/255, pixel/127.5-1, pixel/127-1, raw, caffe, torch",
+      "pixel/255",
+    )
     .addOption(
       new Option(
         "--family <family>",
@@ -185,6 +194,7 @@ export function buildProgram(): Command {
     .requiredOption("--certificate <path>", "watermark-certificate.json, or the marked model directory")
     .requiredOption("--count <k>", "how many triggers to reveal", intArg("--count", 1, 100_000))
     .requiredOption("--out <file>", "where to write the reveal")
+    .option("--weight-mark", "v2: also reveal the weight mark's projection and message (anyone can then re-extract it)")
     .option("--json", "machine-readable output")
     .action(async (opts) => (await import("./commands/reveal.js")).reveal(opts));
 
@@ -414,7 +424,20 @@ export function buildProgram(): Command {
       .command("verify")
       .description("re-check an evidence report without the key: proofs, body hashes, answers, p-value (exit 3 if not)")
       .argument("<report>", "report directory (or its report.json)")
-      .option("--chain", "also re-read the on-chain record from the chain (--rpc, or the embedded chain)"),
+      .option("--chain", "also re-read the on-chain record from the chain (--rpc, or the embedded chain)")
+      .option(
+        "--alpha <p>",
+        "the verifier's significance level (the report's own α is not used)",
+        numArg("--alpha", Number.MIN_VALUE, 0.5),
+        1e-6,
+      )
+      .option(
+        "--max-failures <x>",
+        "above this fraction of failed trigger queries a run cannot support not-detected",
+        numArg("--max-failures", 0, 1),
+        0.2,
+      )
+      .option("--accept-v1", "accept v1 certificates' labels (not provably fixed at release) with a warning"),
   ).action(async (path: string, opts) =>
     (await import("./commands/evidence.js")).evidenceVerify(path, opts, globals()),
   );

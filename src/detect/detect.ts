@@ -1,21 +1,30 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type DetectDecision, decideDetection, type TriggerOutcome } from "../core/detect/detect-verdict.js";
 import { EVIDENCE_SCHEMA, type EvidenceQuery, type EvidenceReport } from "../core/detect/evidence.js";
 import type { PlannedQuery } from "../core/detect/plan.js";
 import { toHex } from "../core/digest/bytes.js";
 import { keyCommitment } from "../core/keys/derive.js";
-import { type Certificate, certificateHash } from "../core/watermark/certificate.js";
-import type { WatermarkKey } from "../core/watermark/params.js";
+import { vrfKeyPair, vrfOutput, vrfProve } from "../core/keys/vrf.js";
+import {
+  type Certificate,
+  certificateClasses,
+  certificateHash,
+  certificateIO,
+  triggerSetSpecOfCertificate,
+} from "../core/watermark/certificate.js";
+import { imageShape, type WatermarkKey } from "../core/watermark/params.js";
 import { buildReveal } from "../core/watermark/reveal.js";
-import { deriveTriggers, type Trigger } from "../core/watermark/triggers.js";
+import { buildRevealV2 } from "../core/watermark/reveal-v2.js";
+import { blockTriggers, orderIndexOf, runOrder, runOrderMessage } from "../core/watermark/trigger-derivation.js";
+import { deriveTriggers, type Trigger, triggerPixels } from "../core/watermark/triggers.js";
 import { ProvmarkError } from "../errors.js";
 import { writeDirAtomic } from "../model/atomic-write.js";
 import { VERSION } from "../version.js";
 import { openAdapter } from "./adapters/open-adapter.js";
 import type { QueryInput, SuspectAdapter } from "./adapters/types.js";
 import { renderEvidenceHtml } from "./report/html.js";
-import { loadOrCreatePlan } from "./run-plan.js";
+import { clearCurrentRun, loadOrCreatePlan, type RunPlan } from "./run-plan.js";
 import { BodyLog } from "./runner/body-log.js";
 import { runQueries } from "./runner/run-queries.js";
 
@@ -31,12 +40,14 @@ export interface DetectRequest {
     headers?: Record<string, string>;
     /** The generic JSON config's response section, kept in the report so answers can be re-read. */
     responseConfig?: unknown;
+    /** The generic JSON config's input slot and scaling, so the verifier finds triggers in requests. */
+    request?: EvidenceReport["suspect"]["request"];
   };
   runDir: string;
   /** Keep the run directory after a complete run (a --run the user named); default: remove it. */
   keepRunDir?: boolean;
   fresh?: boolean;
-  /** Triggers used by this run (a random subset). */
+  /** v1 certificates: triggers used by this run (a random subset). v2 fixes them (the next run block). */
   subset: number;
   decoyRatio: number;
   /** Benign inputs (uint8 pixels, the certificate's input shape) and where they came from. */
@@ -80,36 +91,57 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
       hints: ["Use the key the model was watermarked with, and that release's certificate."],
     });
   }
+  const io = certificateIO(cert);
+  if (io.input.kind !== "image") {
+    throw new ProvmarkError(
+      "USAGE",
+      "detection by queries supports image models; this certificate is for a vector model",
+      {
+        subject: "--cert",
+        hints: ["Check a tabular model with `provmark verify --model <dir>` (white box)."],
+      },
+    );
+  }
   const triggers = deriveTriggers(r.key);
-  const { file, plan, resumed } = await loadOrCreatePlan(
-    r.runDir,
-    {
-      target: r.suspect.endpoint,
-      protocol: r.suspect.protocol,
-      subset: Math.min(r.subset, triggers.length),
-      decoyRatio: r.decoyRatio,
-      decoysFrom: r.decoys.from,
-      decoyCount: r.decoys.inputs.length,
-      triggerCount: triggers.length,
-    },
-    !!r.fresh,
-  );
-  const shape = cert.input.shape;
-  const queries: QueryInput[] = plan.queries.map((q) => ({
-    id: q.id,
-    pixels: q.kind === "trigger" ? (triggers[q.trigger] as Trigger).input : (r.decoys.inputs[q.decoy] as Uint8Array),
-    shape,
-  }));
+  const certHash = certificateHash(cert);
+  const order = cert.schema === "provmark/certificate/v2" ? runOrderFor(r.key, cert) : null;
+  const shape = imageShape(io);
   const adapter = await openAdapter({
     protocol: r.suspect.protocol,
     endpoint: r.suspect.endpoint,
     modelName: r.suspect.modelName,
     configPath: r.suspect.configPath,
     headers: r.suspect.headers ?? {},
-    classes: cert.input.classes,
+    classes: io.classes.count,
     inputShape: shape,
+    input: io.input,
     timeoutMs: r.timeoutMs ?? 30_000,
   });
+  // The plan names the suspect as reports show it (the adapter's target: no credentials, no query).
+  const runPlan = await loadOrCreatePlan(
+    r.runDir,
+    {
+      certificateHash: certHash,
+      suspect: { protocol: r.suspect.protocol, target: adapter.target, modelName: r.suspect.modelName ?? null },
+      subset: Math.min(r.subset, triggers.length),
+      decoyRatio: r.decoyRatio,
+      decoysFrom: r.decoys.from,
+      decoyCount: r.decoys.inputs.length,
+      triggerCount: triggers.length,
+      ...(order ? { blockTriggers: order.blockTriggers } : {}),
+    },
+    !!r.fresh,
+  ).catch(async (e: unknown) => {
+    await adapter.close();
+    throw e;
+  });
+  const { plan, resumed } = runPlan;
+  const queries: QueryInput[] = plan.queries.map((q) => ({
+    id: q.id,
+    pixels:
+      q.kind === "trigger" ? triggerPixels(triggers[q.trigger] as Trigger) : (r.decoys.inputs[q.decoy] as Uint8Array),
+    shape,
+  }));
   let run: Awaited<ReturnType<typeof runQueries>>;
   try {
     r.onStage?.(resumed ? `resuming the run in ${r.runDir}` : `querying ${adapter.target}`);
@@ -130,7 +162,6 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
   }
 
   const outcomes: TriggerOutcome[] = [];
-  const nulls = cert.triggerSet.nullMatchProbability;
   for (const q of plan.queries) {
     if (q.kind !== "trigger") continue;
     const t = triggers[q.trigger] as Trigger;
@@ -139,16 +170,19 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
       index: t.index,
       expected: t.label,
       got: got?.ok ? got.label : null,
-      nullProbability: nulls[t.family],
+      nullProbability: t.nullProbability,
     });
   }
   const referenceMatches = await referenceCounts(
     r,
     plan.triggers.map((i) => triggers[i] as Trigger),
   );
+  const multiplicity = Math.max(runPlan.committed.length, (runPlan.doc.block ?? 0) + 1);
   const decision = decideDetection(outcomes, {
     alpha: r.alpha,
     maxFailureFraction: r.maxFailureFraction,
+    multiplicity,
+    complete: run.complete,
     ...(referenceMatches.length ? { referenceMatches } : {}),
   });
 
@@ -158,21 +192,24 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
     tool: `provmark ${VERSION}`,
     createdAt: new Date().toISOString(),
     run: {
-      id: file.runSeed.slice(0, 16),
-      runSeed: file.runSeed,
-      startedAt: file.createdAt,
+      id: runPlan.planHash.slice(0, 16),
+      startedAt: runPlan.doc.createdAt,
       finishedAt: new Date().toISOString(),
       complete: run.complete,
     },
+    plan: runPlan.doc,
+    planHash: runPlan.planHash,
+    committedPlans: runPlan.committed,
     suspect: {
       protocol: r.suspect.protocol,
       target: adapter.target,
       modelName: r.suspect.modelName ?? null,
       responseConfig: r.suspect.responseConfig ?? null,
+      request: r.suspect.request ?? null,
     },
-    certificate: { hash: certificateHash(cert), document: cert },
+    certificate: { hash: certHash, document: cert },
     onChain: r.onChain ?? null,
-    reveal: buildReveal(cert, triggers, plan.triggers),
+    reveal: revealFor(r.key, cert, triggers, runPlan),
     queries: evidenceQueries,
     result: decision,
     settings: { maxFailureFraction: r.maxFailureFraction, decoyRatio: r.decoyRatio, subset: plan.triggers.length },
@@ -200,29 +237,21 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
       await log.close();
     }
   });
-  // A finished run lives on in its report (bodies included); the next detect draws a fresh subset.
-  // An interrupted one stays, so rerunning the command resumes it.
-  if (run.complete && !r.keepRunDir) await rm(r.runDir, { recursive: true, force: true });
+  // A finished run lives on in its report (bodies included) and in the plan log, which stays so the
+  // next run takes the next block and is counted; an interrupted one stays, so rerunning resumes it.
+  if (run.complete && !r.keepRunDir) await clearCurrentRun(r.runDir);
   return { decision, reportDir: r.reportDir, runDir: r.runDir, resumed: run.resumed, complete: run.complete, report };
 }
 
-/** Journal results as report rows; a query's batch position comes from the queries that shared its request. */
+/** Journal results as report rows, each with its exchange and its position in that request. */
 function toEvidenceQueries(
   planned: readonly PlannedQuery[],
   results: Awaited<ReturnType<typeof runQueries>>["results"],
   triggers: readonly Trigger[],
 ): EvidenceQuery[] {
-  const batches = new Map<string, string[]>();
-  for (const q of planned) {
-    const ex = results.get(q.id)?.exchange;
-    if (!ex) continue;
-    const k = `${ex.requestSha256}/${ex.startedAt}`;
-    batches.set(k, [...(batches.get(k) ?? []), q.id]);
-  }
   return planned.map((q) => {
     const entry = results.get(q.id);
     const ex = entry?.exchange;
-    const members = ex ? (batches.get(`${ex.requestSha256}/${ex.startedAt}`) ?? []) : [];
     const t = q.kind === "trigger" ? (triggers[q.trigger] as Trigger) : null;
     return {
       id: q.id,
@@ -235,8 +264,9 @@ function toEvidenceQueries(
       responseSha256: ex?.responseSha256 ?? null,
       status: ex?.status ?? null,
       startedAt: ex?.startedAt ?? null,
-      batchPosition: ex ? members.indexOf(q.id) : null,
-      batchSize: ex ? members.length : null,
+      // As journaled when the batch went out: a resumed run re-sends failures in new batches.
+      batchPosition: entry ? entry.batch.index : null,
+      batchSize: entry ? entry.batch.size : null,
     };
   });
 }
@@ -249,13 +279,18 @@ async function referenceCounts(r: DetectRequest, used: readonly Trigger[]): Prom
       protocol: "local",
       endpoint: dir,
       headers: {},
-      classes: r.certificate.input.classes,
-      inputShape: r.certificate.input.shape,
+      classes: certificateClasses(r.certificate),
+      inputShape: imageShape(certificateIO(r.certificate)),
+      input: certificateIO(r.certificate).input as Extract<
+        ReturnType<typeof certificateIO>["input"],
+        { kind: "image" }
+      >,
       timeoutMs: 60_000,
     });
     try {
+      const shape = imageShape(certificateIO(r.certificate));
       const out = await ref.send(
-        used.map((t, i) => ({ id: `r${i}`, pixels: t.input, shape: r.certificate.input.shape })),
+        used.map((t, i) => ({ id: `r${i}`, pixels: triggerPixels(t), shape })),
         AbortSignal.timeout(300_000),
       );
       counts.push(out.items.filter((it, i) => it.ok && it.label === (used[i] as Trigger).label).length);
@@ -264,4 +299,27 @@ async function referenceCounts(r: DetectRequest, used: readonly Trigger[]): Prom
     }
   }
   return counts;
+}
+
+/** v2: the key's run orders, proved on demand; block b's triggers come from order ⌊b / B⌋. */
+function runOrderFor(key: WatermarkKey, cert: Extract<Certificate, { schema: "provmark/certificate/v2" }>) {
+  const spec = triggerSetSpecOfCertificate(cert);
+  const { secretKey } = vrfKeyPair(key.seed);
+  const orders = new Map<number, number[]>();
+  const orderAt = (k: number) => {
+    let o = orders.get(k);
+    if (!o) {
+      o = runOrder(spec, vrfOutput(vrfProve(secretKey, runOrderMessage(spec, k))));
+      orders.set(k, o);
+    }
+    return o;
+  };
+  return { blockTriggers: (block: number) => blockTriggers(spec, orderAt(orderIndexOf(spec, block)), block), spec };
+}
+
+/** The reveal for a run's triggers: VRF proofs (v2), or Merkle proofs (v1). */
+function revealFor(key: WatermarkKey, cert: Certificate, triggers: readonly Trigger[], run: RunPlan) {
+  if (cert.schema === "provmark/certificate/v1") return buildReveal(cert, triggers, run.plan.triggers);
+  const spec = triggerSetSpecOfCertificate(cert);
+  return buildRevealV2(key, cert, triggers, run.plan.triggers, [orderIndexOf(spec, run.doc.block ?? 0)], null);
 }

@@ -114,7 +114,7 @@ export async function runNullBank(
       model.dispose();
     }
   }
-  return { models, summary: summarizeNullBank(models, archs, ctx.key.params.classes) };
+  return { models, summary: summarizeNullBank(models, archs, ctx.key.params.io.classes.count) };
 }
 
 /** The empirical null of a bank: histograms, the largest false match rate, counts at α. */

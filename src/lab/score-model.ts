@@ -1,15 +1,10 @@
 import type * as tfTypes from "@tensorflow/tfjs";
+import { toModelInput } from "../core/input/model-io.js";
 import { logBinomialTail, logPoissonBinomialTail, pValueFromLog } from "../core/stats/binomial.js";
-import type { WatermarkKey } from "../core/watermark/params.js";
+import { pixelCount, type WatermarkKey } from "../core/watermark/params.js";
 import { deriveTriggers } from "../core/watermark/triggers.js";
 import { decide } from "../core/watermark/verdict.js";
-import {
-  carrierOf,
-  countBitErrors,
-  deriveMessage,
-  deriveProjection,
-  extractBits,
-} from "../core/watermark/weight-mark.js";
+import { carrierOf, countBitErrors, extractBits, weightSecrets } from "../core/watermark/weight-mark.js";
 import { isProvmarkError } from "../errors.js";
 import type { TF } from "../model/backend.js";
 import type { Dataset, Split } from "../model/datasets/dataset.js";
@@ -23,20 +18,20 @@ export interface ScoreContext {
   key: WatermarkKey;
   data: Dataset;
   alpha: number;
-  /** Trigger images as pixel/255, count × h·w·c. */
+  /** Trigger inputs as the model takes them (the key's preprocessing), count × values. */
   triggerPixels: Float32Array;
   triggerLabels: Int32Array;
   nullProbabilities: number[];
-  message: Uint8Array;
-  projections: Map<number, Float32Array>;
+  /** The weight mark's projection and message, per carrier length (v2 binds them to it). */
+  secrets: Map<number, { projection: Float32Array; message: Uint8Array }>;
 }
 
 export function scoreContext(key: WatermarkKey, data: Dataset, alpha: number): ScoreContext {
   const triggers = deriveTriggers(key);
-  const px = key.params.inputShape[0] * key.params.inputShape[1] * key.params.inputShape[2];
+  const px = pixelCount(key.params);
   const triggerPixels = new Float32Array(triggers.length * px);
   triggers.forEach((t, i) => {
-    for (let j = 0; j < px; j++) triggerPixels[i * px + j] = (t.input[j] as number) / 255;
+    triggerPixels.set(toModelInput(key.params.io.input, t.input), i * px);
   });
   return {
     key,
@@ -45,8 +40,7 @@ export function scoreContext(key: WatermarkKey, data: Dataset, alpha: number): S
     triggerPixels,
     triggerLabels: Int32Array.from(triggers, (t) => t.label),
     nullProbabilities: triggers.map((t) => t.nullProbability),
-    message: deriveMessage(key.seed, key.params.bits),
-    projections: new Map(),
+    secrets: new Map(),
   };
 }
 
@@ -77,14 +71,14 @@ export function scoreModel(tf: TF, model: tfTypes.LayersModel, ctx: ScoreContext
   let weight: { bitErrors: number; pValue: number; log10PValue: number } | null = null;
   try {
     const carrier = findCarrier(model, params.layer, params.bits, "(attacked model)");
-    let projection = ctx.projections.get(carrier.length);
-    if (projection === undefined) {
-      projection = deriveProjection(ctx.key.seed, params.bits, carrier.length);
-      ctx.projections.set(carrier.length, projection);
+    let secrets = ctx.secrets.get(carrier.length);
+    if (secrets === undefined) {
+      secrets = weightSecrets(ctx.key, carrier.length);
+      ctx.secrets.set(carrier.length, secrets);
     }
     const kernel = (carrier.kernel.read() as tfTypes.Tensor).dataSync() as Float32Array;
-    const bits = extractBits(projection, carrierOf(kernel, carrier.shape), params.bits);
-    const bitErrors = countBitErrors(bits, ctx.message);
+    const bits = extractBits(secrets.projection, carrierOf(kernel, carrier.shape), params.bits);
+    const bitErrors = countBitErrors(bits, secrets.message);
     weight = { bitErrors, ...pValueFromLog(logBinomialTail(params.bits, params.bits - bitErrors, 0.5)) };
   } catch (e) {
     if (!isProvmarkError(e, "LAYER_NOT_FOUND") && !isProvmarkError(e, "LAYER_TOO_SMALL")) throw e;

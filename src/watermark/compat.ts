@@ -1,5 +1,5 @@
 import type * as tfTypes from "@tensorflow/tfjs";
-import type { WatermarkParams } from "../core/watermark/params.js";
+import { classCount, modelInputShape, type WatermarkParams } from "../core/watermark/params.js";
 import { ProvmarkError } from "../errors.js";
 import type { Dataset } from "../model/datasets/dataset.js";
 
@@ -19,10 +19,11 @@ export function assertKeyFitsModel(
   keyPath: string,
 ) {
   const sig = modelSignature(model);
-  if (!same(sig.inputShape, params.inputShape) || sig.classes !== params.classes) {
+  const shape = modelInputShape(params);
+  if (!same(sig.inputShape, shape) || sig.classes !== classCount(params)) {
     throw new ProvmarkError(
       "KEY_MODEL_MISMATCH",
-      `the key ${keyPath} is for input [${params.inputShape}] with ${params.classes} classes, ` +
+      `the key ${keyPath} is for input [${shape}] with ${classCount(params)} classes, ` +
         `but ${modelPath} takes [${sig.inputShape}] with ${sig.classes} classes`,
       { subject: keyPath, hints: ["Make a key for this model: provmark keygen --input-shape ... --classes ..."] },
     );

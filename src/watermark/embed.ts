@@ -1,15 +1,10 @@
 import type * as tfTypes from "@tensorflow/tfjs";
+import type { ModelIO } from "../core/input/model-io.js";
 import { createRng, permutation } from "../core/rng.js";
 import { buildCertificate, type Certificate, certificateHash } from "../core/watermark/certificate.js";
 import type { WatermarkKey } from "../core/watermark/params.js";
 import { deriveTriggers } from "../core/watermark/triggers.js";
-import {
-  carrierOf,
-  countBitErrors,
-  deriveMessage,
-  deriveProjection,
-  extractBits,
-} from "../core/watermark/weight-mark.js";
+import { carrierOf, countBitErrors, extractBits, weightSecrets } from "../core/watermark/weight-mark.js";
 import { ProvmarkError } from "../errors.js";
 import { createAdam } from "../model/adam.js";
 import { weightsDigestOf } from "../model/artifacts-digest.js";
@@ -85,11 +80,10 @@ export async function embedWatermark(req: EmbedRequest): Promise<EmbedResult> {
     const data = await loadDataset(req.dataset);
     assertDatasetFitsModel(data, model, req.model);
     const triggers = deriveTriggers(req.key);
-    const projection = deriveProjection(req.key.seed, params.bits, carrier.length);
-    const message = deriveMessage(req.key.seed, params.bits);
+    const { projection, message } = weightSecrets(req.key, carrier.length);
     const started = performance.now();
     const baselineAccuracy = accuracy(tf, model, data.test, data);
-    const progress = await fineTune(tf, model, carrier, { data, triggers, projection, message, s, req });
+    const progress = await fineTune(tf, model, carrier, { data, triggers, projection, message, s, req, io: params.io });
     const markedAccuracy = accuracy(tf, model, data.test, data);
     const embedSeconds = (performance.now() - started) / 1000;
     let certificate: Certificate | undefined;
@@ -142,6 +136,7 @@ interface TuneInput {
   projection: Float32Array;
   message: Uint8Array;
   s: EmbedSettings;
+  io: ModelIO;
   req: EmbedRequest;
 }
 
@@ -152,7 +147,7 @@ async function fineTune(tf: TF, model: tfTypes.LayersModel, carrier: Carrier, t:
   const T = t.message.length;
   const X = tf.tensor2d(t.projection, [T, carrier.length]);
   const b = tf.tensor1d(Float32Array.from(t.message));
-  const trigX = triggerBatch(tf, triggers, shape);
+  const trigX = triggerBatch(tf, triggers, t.io);
   const trigY = tf.tidy(() =>
     tf.oneHot(tf.tensor1d(Int32Array.from(triggers.map((x) => x.label)), "int32"), data.numClasses),
   );

@@ -3,7 +3,12 @@ import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { z } from "zod";
 import { keyCommitment } from "../core/keys/derive.js";
-import { type WatermarkKey, watermarkParamsSchema } from "../core/watermark/params.js";
+import {
+  paramsFromV1,
+  type WatermarkKey,
+  watermarkParamsSchema,
+  watermarkParamsV1Schema,
+} from "../core/watermark/params.js";
 import { fromFsError, ProvmarkError } from "../errors.js";
 import { assertOutputFree, writeFileAtomic } from "../model/atomic-write.js";
 
@@ -14,12 +19,23 @@ const scrypt = promisify(scryptCb) as (
   options: { N: number; r: number; p: number; maxmem: number },
 ) => Promise<Buffer>;
 
-/** scrypt cost: about 0.1 s and 32 MiB per try on a laptop core, which makes guessing expensive. */
-const KDF = { name: "scrypt" as const, N: 2 ** 15, r: 8, p: 1 };
+/**
+ * scrypt cost of new files: ethers' keystore level (N = 2^17, r = 8: 128 MiB and about 0.4 s per
+ * try), which makes guessing a passphrase expensive. Files written with 2^15 stay readable.
+ */
+const KDF = { name: "scrypt" as const, N: 2 ** 17, r: 8, p: 1 };
+
+/** Strict base64 of exactly `bytes` bytes: a truncated GCM tag would weaken the authentication. */
+const base64Of = (bytes: number) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/, "not base64")
+    .refine((s) => Buffer.from(s, "base64").length === bytes, `must decode to ${bytes} bytes`);
 
 const headerSchema = z.object({
   format: z.literal("provmark-key"),
-  version: z.literal(1),
+  /** 1: v1 parameters (MNIST-era); 2: the input model and the VRF derivation. */
+  version: z.union([z.literal(1), z.literal(2)]),
   keyId: z.string().regex(/^[0-9a-f]{16}$/),
   kdf: z.object({
     name: z.literal("scrypt"),
@@ -30,17 +46,22 @@ const headerSchema = z.object({
       .max(2 ** 22),
     r: z.number().int().min(1).max(32),
     p: z.number().int().min(1).max(16),
-    salt: z.string(),
+    salt: base64Of(16),
   }),
 });
 const fileSchema = headerSchema.extend({
-  cipher: z.object({ name: z.literal("aes-256-gcm"), iv: z.string(), tag: z.string() }),
-  ciphertext: z.string(),
+  cipher: z.object({ name: z.literal("aes-256-gcm"), iv: base64Of(12), tag: base64Of(16) }),
+  ciphertext: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "not base64"),
 });
-const secretSchema = z.object({
+const secretV1Schema = z.object({
+  seed: z.string().regex(/^[0-9a-f]{64}$/),
+  params: watermarkParamsV1Schema,
+  stampBases: z.array(z.object({ label: z.number().int().min(0), pixels: z.string() })),
+});
+const secretV2Schema = z.object({
   seed: z.string().regex(/^[0-9a-f]{64}$/),
   params: watermarkParamsSchema,
-  stampBases: z.array(z.object({ label: z.number().int().min(0), pixels: z.string() })),
+  stampBases: z.array(z.object({ pixels: z.string() })),
 });
 
 /** The public id of a key: the first 16 hex digits of its commitment. */
@@ -73,16 +94,19 @@ export async function writeKeyFile(
     overwrite,
     "Refusing to replace a key file. Choose another --out, or pass --force if you really mean it.",
   );
+  if (key.params.derivation !== "vrf/v2") {
+    throw new ProvmarkError("USAGE", "only v2 keys are written; v1 keys are read as they are", { subject: path });
+  }
   const header = {
     format: "provmark-key" as const,
-    version: 1 as const,
+    version: 2 as const,
     keyId: keyId(key),
     kdf: { ...KDF, salt: randomBytes(16).toString("base64") },
   };
   const secret = JSON.stringify({
     seed: Buffer.from(key.seed).toString("hex"),
     params: key.params,
-    stampBases: key.stampBases.map((b) => ({ label: b.label, pixels: Buffer.from(b.pixels).toString("base64") })),
+    stampBases: key.stampBases.map((b) => ({ pixels: Buffer.from(b.pixels).toString("base64") })),
   });
   const iv = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", await deriveKey(passphrase, header.kdf), iv);
@@ -133,16 +157,35 @@ export async function readKeyFile(path: string, passphrase: string): Promise<Wat
       hints: ["Check PROVMARK_PASSPHRASE (or what you typed at the prompt)."],
     });
   }
-  const secret = secretSchema.safeParse(JSON.parse(plain));
-  if (!secret.success) throw invalid("the decrypted contents do not match the key schema");
-  const key: WatermarkKey = {
-    seed: new Uint8Array(Buffer.from(secret.data.seed, "hex")),
-    params: secret.data.params,
-    stampBases: secret.data.stampBases.map((b) => ({
-      label: b.label,
-      pixels: new Uint8Array(Buffer.from(b.pixels, "base64")),
-    })),
-  };
+  const key = parseSecret(header.version, plain, invalid);
   if (keyId(key) !== header.keyId) throw invalid("the key id does not match the key");
   return key;
+}
+
+function parseSecret(version: 1 | 2, plain: string, invalid: (why: string) => ProvmarkError): WatermarkKey {
+  let json: unknown;
+  try {
+    json = JSON.parse(plain);
+  } catch {
+    throw invalid("the decrypted contents are not JSON");
+  }
+  const pixels = (b64: string) => new Uint8Array(Buffer.from(b64, "base64"));
+  if (version === 1) {
+    const s = secretV1Schema.safeParse(json);
+    if (!s.success) throw invalid("the decrypted contents do not match the v1 key schema");
+    return {
+      seed: new Uint8Array(Buffer.from(s.data.seed, "hex")),
+      params: paramsFromV1(s.data.params),
+      stampBases: s.data.stampBases.map((b) => ({ label: b.label, pixels: pixels(b.pixels) })),
+    };
+  }
+  const s = secretV2Schema.safeParse(json);
+  if (!s.success) {
+    throw invalid(`the decrypted contents do not match the v2 key schema (${s.error.issues[0]?.message ?? ""})`);
+  }
+  return {
+    seed: new Uint8Array(Buffer.from(s.data.seed, "hex")),
+    params: s.data.params,
+    stampBases: s.data.stampBases.map((b) => ({ pixels: pixels(b.pixels) })),
+  };
 }

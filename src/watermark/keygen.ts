@@ -1,5 +1,8 @@
 import { randomBytes } from "node:crypto";
 import {
+  classCount,
+  modelInputShape,
+  pixelCount,
   type StampBase,
   stampTriggerCount,
   type WatermarkKey,
@@ -11,8 +14,9 @@ import { loadDataset } from "../model/datasets/index.js";
 
 /**
  * A new key: 32 bytes from the OS's CSPRNG. Stamp triggers need in-distribution base images, so
- * for the stamp and mixed families they are chosen (by the key) from the dataset's training split
- * and kept in the key, which keeps the key self-contained.
+ * for the stamp and mixed families a stamp set is chosen (by the key) from the dataset's training
+ * split and kept in the key, which keeps the key self-contained; the certificate commits to it by a
+ * Merkle root. Its size is the number of stamp triggers; each trigger picks its base by its VRF output.
  */
 export async function generateKey(params: WatermarkParams, dataset?: string): Promise<WatermarkKey> {
   const seed = new Uint8Array(randomBytes(32));
@@ -25,19 +29,19 @@ export async function generateKey(params: WatermarkParams, dataset?: string): Pr
       });
     }
     const data = await loadDataset(dataset);
-    const [h, w, c] = params.inputShape;
-    if (data.inputShape.join(",") !== [h, w, c].join(",") || data.numClasses > params.classes) {
+    const shape = modelInputShape(params);
+    if (data.inputShape.join(",") !== shape.join(",") || data.numClasses > classCount(params)) {
       throw new ProvmarkError(
         "DATASET_MODEL_MISMATCH",
-        `dataset ${data.name} has input [${data.inputShape}] with ${data.numClasses} classes; the key is for [${params.inputShape}] with ${params.classes}`,
+        `dataset ${data.name} has input [${data.inputShape}] with ${data.numClasses} classes; the key is for [${shape}] with ${classCount(params)}`,
         { subject: "--dataset" },
       );
     }
-    const px = h * w * c;
-    for (const i of chooseStampBases(seed, need, data.train.count)) {
+    const px = pixelCount(params);
+    for (const i of chooseStampBases(seed, Math.min(need, data.train.count), data.train.count)) {
       const pixels = new Uint8Array(px);
       for (let j = 0; j < px; j++) pixels[j] = Math.round((data.train.x[i * px + j] as number) * 255);
-      stampBases.push({ pixels, label: data.train.y[i] as number });
+      stampBases.push({ pixels });
     }
   }
   return { seed, params, stampBases };

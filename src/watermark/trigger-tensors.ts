@@ -1,20 +1,17 @@
 import type * as tfTypes from "@tensorflow/tfjs";
+import { inputShape, inputSize, type ModelIO, toModelInput } from "../core/input/model-io.js";
 import type { Trigger } from "../core/watermark/triggers.js";
 
 type TF = typeof tfTypes;
 
-/** Trigger pixels as a float batch [n, h, w, c] scaled to [0, 1], the way the certificate says. */
-export function triggerBatch(
-  tf: TF,
-  triggers: readonly Trigger[],
-  shape: readonly [number, number, number],
-): tfTypes.Tensor {
-  const px = shape[0] * shape[1] * shape[2];
+/** Triggers as the model's input batch [n, ...shape], through the key's preprocessing. */
+export function triggerBatch(tf: TF, triggers: readonly Trigger[], io: ModelIO): tfTypes.Tensor {
+  const px = inputSize(io.input);
   const x = new Float32Array(triggers.length * px);
   triggers.forEach((t, i) => {
-    for (let j = 0; j < px; j++) x[i * px + j] = (t.input[j] as number) / 255;
+    x.set(toModelInput(io.input, t.input), i * px);
   });
-  return tf.tensor(x, [triggers.length, ...shape]);
+  return tf.tensor(x, [triggers.length, ...inputShape(io.input)]);
 }
 
 /** The model's top-1 label for each input of a batch, predicted in chunks inside tidy(). */

@@ -1,15 +1,9 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 import { logBinomialTail, logPoissonBinomialTail, pValueFromLog } from "../core/stats/binomial.js";
-import type { WatermarkKey } from "../core/watermark/params.js";
+import { classCount, type WatermarkKey } from "../core/watermark/params.js";
 import { deriveTriggers, type Trigger } from "../core/watermark/triggers.js";
 import { decide, empiricalPValue, type Verdict } from "../core/watermark/verdict.js";
-import {
-  carrierOf,
-  countBitErrors,
-  deriveMessage,
-  deriveProjection,
-  extractBits,
-} from "../core/watermark/weight-mark.js";
+import { carrierOf, countBitErrors, extractBits, weightSecrets } from "../core/watermark/weight-mark.js";
 import { isProvmarkError } from "../errors.js";
 import { type BackendChoice, loadTf } from "../model/backend.js";
 import { loadLayersModel } from "../model/fs-io-handler.js";
@@ -76,12 +70,11 @@ export async function verifyModel(req: VerifyRequest): Promise<VerifyResult> {
   const { tf } = await loadTf(req.backend);
   const alpha = req.alpha ?? DEFAULT_ALPHA;
   const triggers = deriveTriggers(req.key);
-  const message = deriveMessage(req.key.seed, req.key.params.bits);
   const observe = async (path: string): Promise<Observation> => {
     const model = await loadLayersModel(tf, path);
     try {
       assertKeyFitsModel(req.key.params, model, path, req.keyPath);
-      return observeModel(tf, model, path, req.key, triggers, message);
+      return observeModel(tf, model, path, req.key, triggers);
     } finally {
       model.dispose();
     }
@@ -92,12 +85,12 @@ export async function verifyModel(req: VerifyRequest): Promise<VerifyResult> {
 
   const ps = triggers.map((t) => t.nullProbability);
   const tp = pValueFromLog(logPoissonBinomialTail(ps, obs.triggerMatches));
-  const C = req.key.params.classes;
+  const C = classCount(req.key.params);
   const trigger: TriggerTest = {
     matches: obs.triggerMatches,
     n: triggers.length,
     ...tp,
-    nullProbability: { noise: 1 / C, stamp: 1 / (C - 1) },
+    nullProbability: { noise: 1 / C, stamp: req.key.params.derivation === "vrf/v2" ? 1 / C : 1 / (C - 1) },
   };
   if (refs.length > 0) {
     trigger.referenceMatches = refs.map((r) => r.triggerMatches);
@@ -136,16 +129,15 @@ function observeModel(
   path: string,
   key: WatermarkKey,
   triggers: readonly Trigger[],
-  message: Uint8Array,
 ): Observation {
-  const x = triggerBatch(tf, triggers, key.params.inputShape);
+  const x = triggerBatch(tf, triggers, key.params.io);
   const labels = predictLabels(tf, model, x);
   x.dispose();
   const triggerMatches = triggers.filter((t, i) => labels[i] === t.label).length;
   try {
     const carrier = findCarrier(model, key.params.layer, key.params.bits, path);
     const kernel = (carrier.kernel.read() as tfTypes.Tensor).dataSync() as Float32Array;
-    const projection = deriveProjection(key.seed, key.params.bits, carrier.length);
+    const { projection, message } = weightSecrets(key, carrier.length);
     const bitErrors = countBitErrors(
       extractBits(projection, carrierOf(kernel, carrier.shape), message.length),
       message,

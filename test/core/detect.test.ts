@@ -59,7 +59,7 @@ describe("decideDetection", () => {
     expect(d.reason).toContain("10 of 50");
   });
 
-  it("failures never count as mismatches, and a strong result survives them", () => {
+  it("failures count as mismatches: calling an unwelcome answer a failure never lowers p", () => {
     fc.assert(
       fc.property(
         fc.array(fc.boolean(), { minLength: 1, maxLength: 80 }),
@@ -67,15 +67,27 @@ describe("decideDetection", () => {
         (hits, fails) => {
           const base = hits.map((h, i) => outcome(i, 1, h ? 1 : 2));
           const withFails = [...base, ...Array.from({ length: fails }, (_, i) => outcome(100 + i, 1, null))];
-          const a = decideDetection(base, { alpha: 1e-6, maxFailureFraction: 1 });
+          const asMisses = [...base, ...Array.from({ length: fails }, (_, i) => outcome(100 + i, 1, 2))];
+          const a = decideDetection(asMisses, { alpha: 1e-6, maxFailureFraction: 1 });
           const b = decideDetection(withFails, { alpha: 1e-6, maxFailureFraction: 1 });
           expect(b.matches).toBe(a.matches);
-          expect(b.n).toBe(a.n);
           expect(b.log10PValue).toBe(a.log10PValue);
           expect(b.failures).toBe(fails);
+          expect(b.n).toBe(base.length);
         },
       ),
     );
+  });
+
+  it("multiplies p by the committed runs, and never calls an incomplete run stolen", () => {
+    const all = Array.from({ length: 30 }, (_, i) => outcome(i, 3, 3));
+    const one = decideDetection(all, { alpha: 1e-6, maxFailureFraction: 0.1 });
+    const ten = decideDetection(all, { alpha: 1e-6, maxFailureFraction: 0.1, multiplicity: 10 });
+    expect(ten.log10PValue).toBeCloseTo(one.log10PValue + 1, 9);
+    expect(ten.multiplicity).toBe(10);
+    const partial = decideDetection(all, { alpha: 1e-6, maxFailureFraction: 0.1, complete: false });
+    expect(partial.verdict).toBe("inconclusive");
+    expect(partial.reason).toContain("incomplete");
   });
 
   it("a reference model matching as often as the suspect blocks a 'stolen' verdict", () => {

@@ -2,8 +2,8 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { describe, expect, it } from "vitest";
 import { toHex } from "../../src/core/digest/bytes.js";
 import { KeyStream, keyCommitment, secretCommitment } from "../../src/core/keys/derive.js";
-import type { WatermarkKey } from "../../src/core/watermark/params.js";
-import { deriveTriggers } from "../../src/core/watermark/triggers.js";
+import { paramsFromV1, type WatermarkKey } from "../../src/core/watermark/params.js";
+import { deriveTriggers, triggerPixels } from "../../src/core/watermark/triggers.js";
 import { deriveMessage, deriveProjection } from "../../src/core/watermark/weight-mark.js";
 
 const seed = Uint8Array.from({ length: 32 }, (_, i) => i);
@@ -68,7 +68,8 @@ describe("key derivation (HKDF-SHA256 streams)", () => {
 describe("watermark secrets are fixed by the seed", () => {
   const key: WatermarkKey = {
     seed,
-    params: {
+    // v1 derivation (HKDF streams), as old keys still use: its known answers must never move.
+    params: paramsFromV1({
       classes: 10,
       inputShape: [28, 28, 1],
       layer: "dense1",
@@ -76,7 +77,7 @@ describe("watermark secrets are fixed by the seed", () => {
       triggers: 20,
       family: "noise",
       stampStrength: 0.3,
-    },
+    }),
     stampBases: [],
   };
 
@@ -84,7 +85,7 @@ describe("watermark secrets are fixed by the seed", () => {
   it("pins the trigger set, projection and message (regression known answers)", () => {
     const triggers = deriveTriggers(key);
     const h = sha256.create();
-    for (const t of triggers) h.update(t.input).update(Uint8Array.of(t.label));
+    for (const t of triggers) h.update(triggerPixels(t)).update(Uint8Array.of(t.label));
     expect(triggers.map((t) => t.label)).toMatchInlineSnapshot(`
       [
         2,

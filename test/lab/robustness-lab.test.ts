@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { lab } from "../../src/cli/commands/lab.js";
 import type { GlobalOptions } from "../../src/cli/program.js";
-import type { WatermarkParams } from "../../src/core/watermark/params.js";
+import { imageParams, type WatermarkParams } from "../../src/core/watermark/params.js";
 import { isProvmarkError } from "../../src/errors.js";
 import { type LabResult, REPORT_FILE, RESULTS_FILE, runLab } from "../../src/lab/run-lab.js";
 import { loadTf } from "../../src/model/backend.js";
@@ -15,7 +15,7 @@ import { verifyModel } from "../../src/watermark/verify.js";
 import { tempDir } from "../helpers/fixtures.js";
 import { writeToyIdx } from "../helpers/idx.js";
 
-const params: WatermarkParams = {
+const params: WatermarkParams = imageParams({
   classes: 3,
   inputShape: [8, 8, 1],
   layer: "dense1",
@@ -23,7 +23,7 @@ const params: WatermarkParams = {
   triggers: 30,
   family: "noise",
   stampStrength: 0.3,
-};
+});
 const key = await generateKey(params);
 
 let dir: string;

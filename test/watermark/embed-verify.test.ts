@@ -2,8 +2,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { certificateSchema } from "../../src/core/watermark/certificate.js";
-import type { WatermarkParams } from "../../src/core/watermark/params.js";
-import { buildReveal, checkReveal } from "../../src/core/watermark/reveal.js";
+import { imageParams, type WatermarkParams } from "../../src/core/watermark/params.js";
+import { buildRevealV2, checkRevealV2 } from "../../src/core/watermark/reveal-v2.js";
 import { deriveTriggers } from "../../src/core/watermark/triggers.js";
 import { loadTf } from "../../src/model/backend.js";
 import { hashModel } from "../../src/model/hash-model.js";
@@ -14,7 +14,7 @@ import { verifyModel } from "../../src/watermark/verify.js";
 import { tempDir } from "../helpers/fixtures.js";
 import { writeToyIdx } from "../helpers/idx.js";
 
-const params: WatermarkParams = {
+const params: WatermarkParams = imageParams({
   classes: 3,
   inputShape: [8, 8, 1],
   layer: "dense1",
@@ -22,7 +22,7 @@ const params: WatermarkParams = {
   triggers: 30,
   family: "noise",
   stampStrength: 0.3,
-};
+});
 
 let dir: string;
 let dataset: string;
@@ -71,7 +71,12 @@ describe("embed then verify, end to end on a tiny model", () => {
     expect(cert).toEqual(embedded.certificate);
     expect(cert.model.weightsDigest).toBe((await hashModel(join(dir, "marked"))).weightsDigest);
     expect(cert.createdAt).toBe("2026-01-02T03:04:05.000Z");
-    expect(cert.weightWatermark).toMatchObject({ layer: "dense1", bits: 32, carrierLength: 64 });
+    expect(cert.schema).toBe("provmark/certificate/v2");
+    if (cert.schema !== "provmark/certificate/v2") return;
+    expect(cert.model.carrier).toMatchObject({ layer: "dense1", carrierLength: 64 });
+    expect(cert.weightWatermark).toEqual({ bits: 32, derivation: "vrf/v2" });
+    expect(cert.io.classes.count).toBe(3);
+    expect(cert.vrf.publicKey).toMatch(/^[0-9a-f]{192}$/);
     const text = JSON.stringify(cert);
     expect(text).not.toContain(Buffer.from(key.seed).toString("hex"));
   });
@@ -99,19 +104,31 @@ describe("embed then verify, end to end on a tiny model", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it("reveals triggers that check against the certificate, and catches tampering", () => {
+  it("reveals triggers that anyone recomputes from the certificate, and catches tampering", () => {
+    const cert = embedded.certificate;
+    if (cert.schema !== "provmark/certificate/v2") throw new Error("expected a v2 certificate");
     const triggers = deriveTriggers(key);
-    const reveal = buildReveal(embedded.certificate, triggers, [0, 7, 29]);
-    expect(checkReveal(reveal, embedded.certificate)).toEqual({ ok: true, checked: 3, failures: [] });
-    const relabel = structuredClone(reveal);
-    (relabel.triggers[1] as { label: number }).label = ((reveal.triggers[1]?.label ?? 0) + 1) % 3;
-    expect(checkReveal(relabel, embedded.certificate).failures).toEqual([
-      "trigger 7: Merkle proof does not lead to the certificate's root",
+    const reveal = buildRevealV2(key, cert, triggers, [0, 7, 29], [0], null);
+    const ok = checkRevealV2(reveal, cert);
+    expect(ok.failures).toEqual([]);
+    for (const i of [0, 7, 29]) {
+      const t = ok.triggers.get(i);
+      expect(t?.label).toBe(triggers[i]?.label);
+      expect(Buffer.from(t?.input ?? []).equals(Buffer.from(triggers[i]?.input ?? []))).toBe(true);
+    }
+    const swapped = structuredClone(reveal);
+    const [a, b] = [swapped.triggers[0], swapped.triggers[1]] as [{ proof: string }, { proof: string }];
+    [a.proof, b.proof] = [b.proof, a.proof];
+    expect(checkRevealV2(swapped, cert).failures).toEqual([
+      "trigger 0: the VRF proof does not verify under the certificate's public key",
+      "trigger 7: the VRF proof does not verify under the certificate's public key",
     ]);
-    const repixel = structuredClone(reveal);
-    const px = Buffer.from(repixel.triggers[0]?.pixels ?? "", "base64");
-    px[5] = (px[5] ?? 0) ^ 1;
-    (repixel.triggers[0] as { pixels: string }).pixels = px.toString("base64");
-    expect(checkReveal(repixel, embedded.certificate).ok).toBe(false);
+    const flipped = structuredClone(reveal);
+    const p = flipped.triggers[2] as { proof: string };
+    p.proof = `${p.proof.slice(0, 10)}${p.proof[10] === "0" ? "1" : "0"}${p.proof.slice(11)}`;
+    expect(checkRevealV2(flipped, cert).ok).toBe(false);
+    expect(checkRevealV2({ ...reveal, keyCommitment: "0".repeat(64) }, cert).failures).toContain(
+      "the reveal names another key commitment",
+    );
   });
 });

@@ -1,10 +1,9 @@
-import { readFile } from "node:fs/promises";
 import type { EvidenceReport } from "../../core/detect/evidence.js";
 import { toHex } from "../../core/digest/bytes.js";
 import { keyCommitment } from "../../core/keys/derive.js";
 import type { Certificate } from "../../core/watermark/certificate.js";
 import type { WatermarkKey } from "../../core/watermark/params.js";
-import { fromFsError, ProvmarkError } from "../../errors.js";
+import { ProvmarkError } from "../../errors.js";
 import { readCertificate } from "../../watermark/read-json.js";
 import type { GlobalOptions } from "../program.js";
 import type { DetectFlags } from "./detect.js";
@@ -19,7 +18,12 @@ export async function resolveCertificate(
   flags: DetectFlags,
   globals: GlobalOptions,
   key: WatermarkKey,
-): Promise<{ certificate: Certificate; onChain: EvidenceReport["onChain"]; responseConfig: unknown }> {
+): Promise<{
+  certificate: Certificate;
+  onChain: EvidenceReport["onChain"];
+  responseConfig: unknown;
+  request: EvidenceReport["suspect"]["request"];
+}> {
   let certificate: Certificate | null = null;
   let onChain: EvidenceReport["onChain"] = null;
   if (flags.cert) certificate = await readCertificate(flags.cert);
@@ -95,13 +99,20 @@ export async function resolveCertificate(
     });
   }
   let responseConfig: unknown = null;
+  let request: EvidenceReport["suspect"]["request"] = null;
   if (flags.protocol === "json" && flags.config) {
-    const cfg = JSON.parse(
-      await readFile(flags.config, "utf8").catch((e: unknown) => {
-        throw fromFsError(e, flags.config as string);
-      }),
-    ) as { response?: unknown };
-    responseConfig = cfg.response ?? null;
+    const { loadJsonApiConfig, placeholders } = await import("../../detect/adapters/json-config.js");
+    const cfg = await loadJsonApiConfig(flags.config);
+    responseConfig = cfg.response;
+    const [slot] = placeholders(cfg.request);
+    if (slot) {
+      request = {
+        inputPath: slot.path,
+        batch: cfg.batch !== false,
+        flat: slot.placeholder.endsWith("_FLAT"),
+        scale: cfg.scale,
+      };
+    }
   }
-  return { certificate, onChain, responseConfig };
+  return { certificate, onChain, responseConfig, request };
 }

@@ -52,8 +52,10 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
   }
   const s = settings(globals.dataDir ? { dataDir: globals.dataDir } : {});
   const key = await readKeyFile(flags.key, await getPassphrase());
-  const { certificate, onChain, responseConfig } = await resolveCertificate(flags, globals, key);
-  const decoys = await loadDecoys(flags.decoys, certificate.input.shape, flags.decoyRatio);
+  const { certificate, onChain, responseConfig, request } = await resolveCertificate(flags, globals, key);
+  const { certificateIO } = await import("../../core/watermark/certificate.js");
+  const { imageShape } = await import("../../core/watermark/params.js");
+  const decoys = await loadDecoys(flags.decoys, imageShape(certificateIO(certificate)), flags.decoyRatio);
   const target = flags.protocol === "local" ? resolve(flags.endpoint) : flags.endpoint;
   const runId = createHash("sha256")
     .update(`${flags.protocol}\0${target}\0${flags.modelName ?? ""}\0${toHex(keyCommitment(key.seed))}`)
@@ -62,6 +64,14 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
   const runDir = flags.run ?? join(s.dataDir, "runs", runId);
   const reportDir =
     flags.report ?? join(s.dataDir, "reports", `${runId}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+  if (flags.triggers !== undefined && certificate.schema === "provmark/certificate/v2") {
+    throw new ProvmarkError("USAGE", "--triggers applies to v1 certificates only", {
+      subject: "--triggers",
+      hints: [
+        `A v2 certificate fixes ${certificate.triggerSet.runSize} triggers per run (the next block of its committed run order), so no choice of subset can favour the owner.`,
+      ],
+    });
+  }
   const subset =
     flags.triggers ?? Math.min(certificate.triggerSet.count, Math.max(20, Math.ceil(certificate.triggerSet.count / 2)));
 
@@ -80,6 +90,7 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
         configPath: flags.config,
         headers: parseHeaders(flags.header ?? [], process.env),
         responseConfig,
+        request,
       },
       runDir,
       keepRunDir: flags.run !== undefined,

@@ -9,15 +9,19 @@ import { type LedgerFlags, ledgerOptions } from "./ledger-flags.js";
  */
 export async function evidenceVerify(
   path: string,
-  flags: LedgerFlags & { chain?: boolean },
+  flags: LedgerFlags & { chain?: boolean; alpha: number; maxFailures: number; acceptV1?: boolean },
   globals: GlobalOptions,
 ): Promise<void> {
   const { verifyEvidence } = await import("../../detect/evidence-verify.js");
-  const { report, check } = await verifyEvidence(path);
+  const { report, check } = await verifyEvidence(path, {
+    alpha: flags.alpha,
+    maxFailureFraction: flags.maxFailures,
+    acceptV1: !!flags.acceptV1,
+  });
   if (flags.chain) {
     const { recheckOnChain } = await import("../../detect/evidence-chain.js");
     const c = await recheckOnChain(report, ledgerOptions(flags, globals));
-    check.checks.push(c);
+    check.checks.push({ name: c.name, status: c.ok ? "pass" : "fail", detail: c.detail });
     check.ok &&= c.ok;
   }
   emit(
@@ -31,7 +35,10 @@ export async function evidenceVerify(
         n: check.recomputed.n,
         pValue: check.recomputed.pValue,
         log10PValue: check.recomputed.log10PValue,
+        alpha: check.recomputed.alpha,
+        multiplicity: check.recomputed.multiplicity,
       },
+      caveats: check.caveats,
       suspect: report.suspect.target,
       onChain: report.onChain,
       checks: check.checks,
@@ -40,8 +47,9 @@ export async function evidenceVerify(
     (o) =>
       [
         `${o.ok ? "VALID" : "INVALID"}: evidence of "${o.verdict}" against ${o.suspect}`,
-        ...o.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.detail})`),
-        `  recomputed: ${o.recomputed.matches}/${o.recomputed.n} matches, log10 p = ${o.recomputed.log10PValue.toFixed(2)} → ${o.recomputed.verdict}`,
+        ...o.checks.map((c) => `  ${{ pass: "ok  ", fail: "FAIL", warn: "warn" }[c.status]} ${c.name} (${c.detail})`),
+        `  recomputed: ${o.recomputed.matches} matches, log10 p = ${o.recomputed.log10PValue.toFixed(2)} (Bonferroni ×${o.recomputed.multiplicity}, α ${o.recomputed.alpha}) → ${o.recomputed.verdict}`,
+        ...o.caveats.map((c) => `  caveat: ${c}`),
         o.onChain
           ? `  certificate registered on chain ${o.onChain.chainId} at ${o.onChain.registeredAt} (tx ${o.onChain.txHash})${flags.chain ? "" : "; add --chain to re-read it from the chain"}`
           : "  no on-chain record attached",

@@ -1,12 +1,32 @@
 import { z } from "zod";
-import { canonicalHash } from "../canonical-json.js";
 import { certificateSchema } from "../watermark/certificate.js";
-import { checkReveal, revealSchema } from "../watermark/reveal.js";
-import { type DetectDecision, decideDetection, type TriggerOutcome } from "./detect-verdict.js";
+import { revealSchema } from "../watermark/reveal.js";
+import { revealV2Schema } from "../watermark/reveal-v2.js";
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 
-export const EVIDENCE_SCHEMA = "provmark/evidence/v1";
+export const EVIDENCE_SCHEMA = "provmark/evidence/v2";
+
+/**
+ * A detection run's plan, committed (hashed into the journal) before the first query goes out. v2
+ * certificates fix the triggers: run block b of the committed run orders; the seed only draws decoys
+ * and the query order. Everything the verifier needs to re-derive the queries is here.
+ */
+export const runPlanSchema = z.object({
+  schema: z.literal("provmark/run-plan/v2"),
+  createdAt: z.string(),
+  certificateHash: hex64,
+  suspect: z.object({ protocol: z.string(), target: z.string(), modelName: z.string().nullable() }),
+  /** v2: the run block; v1 certificates: null (the subset is drawn from the seed). */
+  block: z.number().int().min(0).nullable(),
+  triggers: z.array(z.number().int().min(0)),
+  runSeed: z.string().regex(/^[0-9a-f]{32}$/),
+  triggerCount: z.number().int().min(1),
+  decoyRatio: z.number().nonnegative(),
+  decoysFrom: z.string().nullable(),
+  decoyCount: z.number().int().nonnegative(),
+});
+export type RunPlanDoc = z.infer<typeof runPlanSchema>;
 
 const querySchema = z.object({
   id: z.string(),
@@ -32,17 +52,37 @@ export const evidenceSchema = z.object({
   createdAt: z.string(),
   run: z.object({
     id: z.string(),
-    runSeed: z.string(),
     startedAt: z.string(),
     finishedAt: z.string(),
     complete: z.boolean(),
   }),
+  plan: runPlanSchema,
+  /** SHA-256 of the plan's canonical JSON, as journaled before the first query. */
+  planHash: hex64,
+  /**
+   * Every plan committed in this run directory against the same certificate and suspect, this one
+   * included: the verifier's Bonferroni factor counts them.
+   */
+  committedPlans: z.array(z.object({ planHash: hex64, block: z.number().int().nullable(), createdAt: z.string() })),
   suspect: z.object({
     protocol: z.enum(["tfserving", "kserve", "json", "local"]),
     target: z.string(),
     modelName: z.string().nullable(),
     /** Generic JSON APIs: the response part of the config (no headers, no secrets), to re-parse answers. */
     responseConfig: z.unknown().nullable(),
+    /**
+     * Generic JSON APIs: where the inputs sit in a request body and how they were scaled, so the
+     * verifier can find each trigger in its request (the rest of the template is not kept: it may
+     * hold secrets).
+     */
+    request: z
+      .object({
+        inputPath: z.array(z.union([z.string(), z.number().int().min(0)])),
+        batch: z.boolean(),
+        flat: z.boolean(),
+        scale: z.enum(["model", "pixel/255", "pixel"]),
+      })
+      .nullable(),
   }),
   certificate: z.object({ hash: hex64, document: certificateSchema }),
   onChain: z
@@ -58,7 +98,7 @@ export const evidenceSchema = z.object({
       manifestCid: z.string(),
     })
     .nullable(),
-  reveal: revealSchema,
+  reveal: z.union([revealSchema, revealV2Schema]),
   queries: z.array(querySchema),
   result: z.object({
     verdict: z.enum(["stolen", "not-detected", "inconclusive"]),
@@ -69,6 +109,7 @@ export const evidenceSchema = z.object({
     pValue: z.number(),
     log10PValue: z.number(),
     alpha: z.number(),
+    multiplicity: z.number().int().min(1),
     method: z.string(),
     empirical: z.object({ pValue: z.number(), referenceMatches: z.array(z.number().int()) }).nullable(),
     reason: z.string().nullable(),
@@ -83,125 +124,3 @@ export const evidenceSchema = z.object({
   }),
 });
 export type EvidenceReport = z.infer<typeof evidenceSchema>;
-
-/** The per-trigger outcomes a report claims, with the certificate's null probabilities. */
-export function outcomesOf(report: EvidenceReport): TriggerOutcome[] {
-  const nulls = report.certificate.document.triggerSet.nullMatchProbability;
-  const family = new Map(report.reveal.triggers.map((t) => [t.index, t.family]));
-  return report.queries
-    .filter((q) => q.kind === "trigger")
-    .map((q) => ({
-      index: q.trigger ?? -1,
-      expected: q.expected ?? -1,
-      got: q.got,
-      nullProbability: nulls[family.get(q.trigger ?? -1) ?? "noise"],
-    }));
-}
-
-export interface RecheckIo {
-  /** The stored body with this SHA-256, or null when it is not in the evidence. */
-  body(sha256: string): Uint8Array | null;
-  /** SHA-256 (hex) of bytes. */
-  sha256(bytes: Uint8Array): string;
-  /** Labels a protocol's response body yields for a batch of `size` (null per unreadable item). */
-  parseResponse(body: Uint8Array, size: number): (number | null)[];
-  /** The pixels (scaled as sent) of instance `position` of a request body, or null if the protocol can't tell. */
-  requestInstance(body: Uint8Array, position: number): Float32Array | null;
-}
-
-export interface RecheckResult {
-  ok: boolean;
-  checks: { name: string; ok: boolean; detail: string }[];
-  recomputed: DetectDecision;
-}
-
-/**
- * Re-checks an evidence report without the secret key: the certificate hash, every revealed trigger's
- * Merkle proof, that each trigger query used a revealed trigger with its committed label, every
- * stored body against its hash, each answer re-read from its response body, each trigger actually
- * sent in its request, and the verdict and p-value recomputed from the answers.
- */
-export function recheckEvidence(report: EvidenceReport, io: RecheckIo): RecheckResult {
-  const checks: RecheckResult["checks"] = [];
-  const add = (name: string, problems: string[], total: number) =>
-    checks.push({
-      name,
-      ok: problems.length === 0,
-      detail:
-        problems.length === 0
-          ? `${total} checked`
-          : `${problems.length} problem(s): ${problems.slice(0, 3).join("; ")}`,
-    });
-
-  const certHash = canonicalHash(report.certificate.document);
-  add("certificate hash", certHash === report.certificate.hash ? [] : [`document hashes to ${certHash}`], 1);
-  const reveal = checkReveal(report.reveal, report.certificate.document);
-  add("revealed triggers' Merkle proofs", reveal.failures, reveal.checked);
-
-  const revealed = new Map(report.reveal.triggers.map((t) => [t.index, t]));
-  const triggerQueries = report.queries.filter((q) => q.kind === "trigger");
-  add(
-    "trigger queries use revealed triggers and their committed labels",
-    triggerQueries.flatMap((q) => {
-      const t = revealed.get(q.trigger ?? -1);
-      if (!t) return [`${q.id}: trigger ${q.trigger} is not revealed`];
-      return t.label === q.expected ? [] : [`${q.id}: expected ${q.expected}, the commitment says ${t.label}`];
-    }),
-    triggerQueries.length,
-  );
-
-  const bodyProblems: string[] = [];
-  const answerProblems: string[] = [];
-  const sentProblems: string[] = [];
-  let sentChecked = 0;
-  for (const q of report.queries) {
-    if (q.requestSha256 === null) continue;
-    const req = io.body(q.requestSha256);
-    const res = q.responseSha256 === null ? null : io.body(q.responseSha256);
-    if (!req || io.sha256(req) !== q.requestSha256) bodyProblems.push(`${q.id}: request body missing or altered`);
-    if (q.responseSha256 !== null && (!res || io.sha256(res) !== q.responseSha256)) {
-      bodyProblems.push(`${q.id}: response body missing or altered`);
-    }
-    if (res && q.batchPosition !== null && q.batchSize !== null && q.got !== null) {
-      const labels = io.parseResponse(res, q.batchSize);
-      if (labels[q.batchPosition] !== q.got) {
-        answerProblems.push(`${q.id}: the response says ${labels[q.batchPosition]}, the report ${q.got}`);
-      }
-    }
-    if (req && q.kind === "trigger" && q.batchPosition !== null) {
-      const sent = io.requestInstance(req, q.batchPosition);
-      const t = revealed.get(q.trigger ?? -1);
-      if (sent && t) {
-        sentChecked++;
-        const px = Buffer.from(t.pixels, "base64");
-        const same = sent.length === px.length && sent.every((v, i) => Math.abs(v - (px[i] as number) / 255) < 1e-5);
-        if (!same) sentProblems.push(`${q.id}: the request did not carry trigger ${t.index}`);
-      }
-    }
-  }
-  add("request/response bodies match their SHA-256", bodyProblems, report.queries.length);
-  add("answers re-read from the response bodies", answerProblems, report.queries.filter((q) => q.got !== null).length);
-  add("trigger inputs found in the requests", sentProblems, sentChecked);
-
-  const recomputed = decideDetection(outcomesOf(report), {
-    alpha: report.result.alpha,
-    maxFailureFraction: report.settings.maxFailureFraction,
-    ...(report.result.empirical ? { referenceMatches: report.result.empirical.referenceMatches } : {}),
-  });
-  const r = report.result;
-  const same =
-    recomputed.verdict === r.verdict &&
-    recomputed.matches === r.matches &&
-    recomputed.n === r.n &&
-    Math.abs(recomputed.log10PValue - r.log10PValue) <= 1e-9 * Math.max(1, Math.abs(r.log10PValue));
-  add(
-    "verdict and p-value recomputed",
-    same
-      ? []
-      : [
-          `recomputed ${recomputed.verdict}, ${recomputed.matches}/${recomputed.n}, log10 p ${recomputed.log10PValue}; the report says ${r.verdict}, ${r.matches}/${r.n}, ${r.log10PValue}`,
-        ],
-    1,
-  );
-  return { ok: checks.every((c) => c.ok), checks, recomputed };
-}

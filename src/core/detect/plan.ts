@@ -15,8 +15,13 @@ export interface PlanOptions {
   decoyCount: number;
   /** Decoys per trigger (0 disables stealth mixing). */
   decoyRatio: number;
-  /** Fresh per run (recorded in the plan): picks the subset, the decoys and the order. */
+  /** Fresh per run (recorded in the plan): picks the subset (v1), the decoys and the order. */
   runSeed: string;
+  /**
+   * The run's triggers when they are fixed in advance (v2 certificates: a block of a committed run
+   * order), so that the seed only decides decoys and order and no choice of seed changes the test.
+   */
+  triggers?: readonly number[];
 }
 
 export interface Plan {
@@ -30,9 +35,11 @@ export interface Plan {
  * from `runSeed`, so a resumed run rebuilds exactly the same plan.
  */
 export function planQueries(o: PlanOptions): Plan {
-  const subset = Math.max(1, Math.min(o.subset, o.triggerCount));
-  const rng = createRng(o.runSeed, "detect/plan");
-  const triggers = [...permutation(o.triggerCount, rng).subarray(0, subset)].sort((a, b) => a - b);
+  const rng = createRng(o.runSeed, o.triggers ? "detect/plan/v2" : "detect/plan");
+  const subset = o.triggers ? o.triggers.length : Math.max(1, Math.min(o.subset, o.triggerCount));
+  const triggers = o.triggers
+    ? [...o.triggers].sort((a, b) => a - b)
+    : [...permutation(o.triggerCount, rng).subarray(0, subset)].sort((a, b) => a - b);
   const wanted = o.decoyCount === 0 ? 0 : Math.round(subset * o.decoyRatio);
   const decoys = Array.from({ length: wanted }, () => rng.int(o.decoyCount));
   const items: Omit<PlannedQuery, "id">[] = [

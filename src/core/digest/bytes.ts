@@ -36,7 +36,7 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-export { bytesToHex as toHex } from "@noble/hashes/utils.js";
+export { bytesToHex as toHex, hexToBytes as fromHex } from "@noble/hashes/utils.js";
 
 /** Byte-wise (UTF-8) comparison, the order `LC_ALL=C sort` uses; stable across locales and runtimes. */
 export function compareUtf8(a: string, b: string): number {

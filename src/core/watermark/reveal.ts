@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { type MerkleProof, merkleProofs, triggerLeaf, verifyMerkleProof } from "../commit/merkle.js";
-import type { Certificate } from "./certificate.js";
-import type { Trigger } from "./triggers.js";
+import type { CertificateV1 } from "./certificate.js";
+import { type Trigger, triggerPixels } from "./triggers.js";
 
-/** A partial reveal for a dispute: some triggers with Merkle proofs against the certificate's root. */
+/** A v1 partial reveal for a dispute: some triggers with Merkle proofs against the certificate's root. */
 export const revealSchema = z.object({
   schema: z.literal("provmark/reveal/v1"),
   keyCommitment: z.string(),
@@ -22,8 +22,8 @@ export const revealSchema = z.object({
 });
 export type Reveal = z.infer<typeof revealSchema>;
 
-export function buildReveal(cert: Certificate, triggers: readonly Trigger[], indices: readonly number[]): Reveal {
-  const leaves = triggers.map((t) => triggerLeaf(t.index, t.input, t.label));
+export function buildReveal(cert: CertificateV1, triggers: readonly Trigger[], indices: readonly number[]): Reveal {
+  const leaves = triggers.map((t) => triggerLeaf(t.index, triggerPixels(t), t.label));
   const proofs = merkleProofs(leaves, indices);
   return {
     schema: "provmark/reveal/v1",
@@ -36,7 +36,7 @@ export function buildReveal(cert: Certificate, triggers: readonly Trigger[], ind
         index: t.index,
         family: t.family,
         label: t.label,
-        pixels: Buffer.from(t.input).toString("base64"),
+        pixels: Buffer.from(triggerPixels(t)).toString("base64"),
         proof: proofs[k] as MerkleProof,
       };
     }),
@@ -51,7 +51,7 @@ export interface RevealCheck {
 }
 
 /** Checks every revealed trigger against a certificate, with no key: root, count, shape, label range, proof. */
-export function checkReveal(reveal: Reveal, cert: Certificate): RevealCheck {
+export function checkReveal(reveal: Reveal, cert: CertificateV1): RevealCheck {
   const failures: string[] = [];
   const root = Uint8Array.from(Buffer.from(cert.triggerSet.merkleRoot, "hex"));
   if (reveal.merkleRoot !== cert.triggerSet.merkleRoot) failures.push("the reveal names another Merkle root");

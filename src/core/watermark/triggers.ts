@@ -1,31 +1,49 @@
 import { KeyStream } from "../keys/derive.js";
-import { pixelCount, stampTriggerCount, type WatermarkKey } from "./params.js";
+import { imageShape, pixelCount, stampTriggerCount, type WatermarkKey } from "./params.js";
+import { deriveTriggersV2 } from "./trigger-derivation.js";
 
 export interface Trigger {
   index: number;
   family: "noise" | "stamp";
-  /** H×W×C pixels (row-major, channels last); the model sees pixel / 255. */
-  input: Uint8Array;
+  /**
+   * Images: H×W×C bytes (row-major, channels last, gray or RGB) that the model sees through the key's
+   * preprocessing. Vectors: the feature values themselves.
+   */
+  input: Uint8Array | Float32Array;
   /** The secret label the marked model learns. */
   label: number;
   /** Probability that a model which never saw the key predicts `label` (at most). */
   nullProbability: number;
+  /** v2: the VRF proof σ_i that fixes this trigger (anyone with the public key can check it). */
+  proof?: Uint8Array;
+}
+
+/** The trigger set of a key, byte-identical on every machine, by the key's derivation. */
+export function deriveTriggers(key: WatermarkKey): Trigger[] {
+  return key.params.derivation === "vrf/v2" ? deriveTriggersV2(key) : deriveTriggersV1(key);
+}
+
+/** A trigger's image bytes; vector triggers have none (callers that only handle images ask this). */
+export function triggerPixels(t: Trigger): Uint8Array {
+  if (!(t.input instanceof Uint8Array)) throw new RangeError(`trigger ${t.index} is a vector, not an image`);
+  return t.input;
 }
 
 /**
- * The trigger set of a key, byte-identical on every machine. Noise triggers are out-of-distribution
+ * The v1 trigger set (HKDF streams of the seed). Noise triggers are out-of-distribution
  * smooth random patterns with labels uniform over all classes (null match probability exactly 1/C).
  * Stamp triggers are the key's base images plus a faint key-derived stamp, labelled uniformly among
  * the classes other than the image's true one (null match probability at most 1/(C-1)). Labels come
  * from their own stream, independent of the images.
  */
-export function deriveTriggers(key: WatermarkKey): Trigger[] {
+function deriveTriggersV1(key: WatermarkKey): Trigger[] {
   const { params, seed } = key;
   const nStamp = stampTriggerCount(params);
   if (key.stampBases.length < nStamp) {
     throw new RangeError(`the key holds ${key.stampBases.length} stamp base images, ${nStamp} are needed`);
   }
-  const C = params.classes;
+  const C = params.io.classes.count;
+  const shape = imageShape(params.io);
   const labels = new KeyStream(seed, "triggers/labels");
   const noise = new KeyStream(seed, "triggers/noise");
   const pattern = stampPattern(seed, pixelCount(params));
@@ -35,12 +53,13 @@ export function deriveTriggers(key: WatermarkKey): Trigger[] {
       out.push({
         index,
         family: "noise",
-        input: noiseImage(noise, params.inputShape),
+        input: noiseImage(noise, shape),
         label: labels.int(C),
         nullProbability: 1 / C,
       });
     } else {
-      const base = key.stampBases[index - (params.triggers - nStamp)] as { pixels: Uint8Array; label: number };
+      const base = key.stampBases[index - (params.triggers - nStamp)] as { pixels: Uint8Array; label?: number };
+      if (base.label === undefined) throw new RangeError("v1 stamp bases carry their true label");
       const input = new Uint8Array(base.pixels.length);
       for (let i = 0; i < input.length; i++) {
         const v = (base.pixels[i] as number) / 255 + params.stampStrength * (pattern[i] as number);

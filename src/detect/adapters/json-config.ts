@@ -44,7 +44,8 @@ export const jsonApiConfigSchema = z
     batch: z.union([z.literal(false), z.number().int().min(1).max(1024)]).default(false),
     request: z.json(),
     response: responseSectionSchema,
-    scale: z.enum(["pixel/255", "pixel"]).default("pixel/255"),
+    /** "model": the certificate's preprocessing (default); "pixel/255" or "pixel" override it. */
+    scale: z.enum(["model", "pixel/255", "pixel"]).default("model"),
   })
   .superRefine((c, ctx) => {
     if (c.response.kind === "className" && c.response.classNames === undefined) {

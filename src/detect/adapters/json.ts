@@ -5,7 +5,7 @@ import { exchangeJson } from "./http-exchange.js";
 import type { JsonApiConfig } from "./json-config.js";
 import { jsonResponseReader } from "./json-response.js";
 import type { BatchOutcome, ItemResult, QueryInput, SuspectAdapter } from "./types.js";
-import { assertBatchShape, instanceJson } from "./wire.js";
+import { assertBatchShape, instanceJson, type WireCodec } from "./wire.js";
 
 export interface JsonApiOptions {
   config: JsonApiConfig;
@@ -15,6 +15,8 @@ export interface JsonApiOptions {
   headers: Readonly<Record<string, string>>;
   classes: number;
   inputShape: readonly [number, number, number];
+  /** The certificate's encoding, used when the config's scale is "model". */
+  codec?: WireCodec;
   timeoutMs?: number;
   now?: () => number;
 }
@@ -56,7 +58,7 @@ export class JsonApiAdapter implements SuspectAdapter {
   async send(batch: readonly QueryInput[], signal: AbortSignal): Promise<BatchOutcome> {
     assertBatchShape(batch, this.#o.inputShape);
     if (batch.length > this.maxBatch) throw new RangeError(`batch of ${batch.length}, at most ${this.maxBatch}`);
-    const scale = this.#o.config.scale;
+    const scale = this.#o.config.scale === "model" ? (this.#o.codec ?? "pixel/255") : this.#o.config.scale;
     const encoded = batch.map((q) => instanceJson(q, scale, this.#layout));
     const input = this.#o.config.batch === false ? (encoded[0] as string) : `[${encoded.join(",")}]`;
     const body = utf8(this.#template.replace(`"${this.#marker}"`, () => input));

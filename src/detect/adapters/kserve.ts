@@ -6,11 +6,13 @@ import { exchangeJson, httpRequest } from "./http-exchange.js";
 import { parseBody } from "./lenient-json.js";
 import { describe, fromLabel, fromScores } from "./read-answer.js";
 import type { BatchOutcome, ItemResult, QueryInput, SuspectAdapter } from "./types.js";
-import { assertBatchShape, batchFlatJson } from "./wire.js";
+import { assertBatchShape, batchFlatJson, type WireCodec } from "./wire.js";
 
 export const KSERVE_DEFAULT_INPUT = "input_1";
 
 export interface KServeOptions {
+  /** How pixels become the model's numbers (default pixel/255, what v1 certificates say). */
+  codec?: WireCodec;
   /** `{base}/v2/models/{name}/infer`. */
   url: string;
   /** `{base}/v2/models/{name}`: model metadata, probed by `KServeAdapter.open` to learn the input name. */
@@ -87,7 +89,7 @@ export class KServeAdapter implements SuspectAdapter {
     const [h, w, c] = this.#o.inputShape;
     const shape = this.probe.flat ? [batch.length, h * w * c] : [batch.length, h, w, c];
     const head = JSON.stringify({ name: this.probe.inputName, shape, datatype: "FP32" });
-    const text = `{"inputs":[${head.slice(0, -1)},"data":${batchFlatJson(batch, "pixel/255")}}]}`;
+    const text = `{"inputs":[${head.slice(0, -1)},"data":${batchFlatJson(batch, this.#o.codec ?? "pixel/255")}}]}`;
     const body = utf8(text);
     return exchangeJson(this.#o, body, batch.length, signal, (b, n) => this.parse(b, n), this.#secrets);
   }

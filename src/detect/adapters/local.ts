@@ -1,6 +1,7 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 import { canonicalJson } from "../../core/canonical-json.js";
 import { utf8 } from "../../core/digest/bytes.js";
+import { type ImageInput, toModelInput } from "../../core/input/model-io.js";
 import { ProvmarkError } from "../../errors.js";
 import { type BackendChoice, backendChoice, loadTf, type TF } from "../../model/backend.js";
 import { loadLayersModel } from "../../model/fs-io-handler.js";
@@ -14,6 +15,8 @@ export interface LocalModelOptions {
   path: string;
   classes: number;
   inputShape: readonly [number, number, number];
+  /** The certificate's image input: pixels go through its preprocessing (default pixel / 255). */
+  input?: ImageInput;
   backend?: BackendChoice;
   /** Instances per predict call; default 64. */
   maxBatch?: number;
@@ -71,7 +74,12 @@ export class LocalModelAdapter implements SuspectAdapter {
     const requestBody = utf8(canonicalJson({ inputs: batch.map((q) => sha256Hex(q.pixels)), shape: [h, w, c] }));
     const x = new Float32Array(batch.length * h * w * c);
     let off = 0;
-    for (const q of batch) for (const p of q.pixels) x[off++] = p / 255;
+    for (const q of batch) {
+      if (this.#o.input) {
+        x.set(toModelInput(this.#o.input, q.pixels), off);
+        off += q.pixels.length;
+      } else for (const p of q.pixels) x[off++] = p / 255;
+    }
     const tf = this.#tf;
     const out = tf.tidy(() => this.#model.predict(tf.tensor4d(x, [batch.length, h, w, c])) as tfTypes.Tensor);
     let data: Float32Array;

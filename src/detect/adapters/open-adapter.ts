@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import type { ImageInput } from "../../core/input/model-io.js";
 import { ProvmarkError } from "../../errors.js";
 import type { BackendChoice } from "../../model/backend.js";
 import { displayTarget, parseEndpoint } from "./endpoint.js";
@@ -8,6 +9,7 @@ import { loadJsonApiConfig } from "./json-config.js";
 import { KServeAdapter, kserveUrls } from "./kserve.js";
 import { TfServingAdapter, tfServingUrl } from "./tfserving.js";
 import type { SuspectAdapter, SuspectProtocol } from "./types.js";
+import { imageCodec, type WireCodec } from "./wire.js";
 
 export const PROTOCOLS: readonly SuspectProtocol[] = ["tfserving", "kserve", "json", "local"];
 
@@ -26,6 +28,8 @@ export interface OpenAdapterOptions {
   headers: Readonly<Record<string, string>>;
   classes: number;
   inputShape: readonly [number, number, number];
+  /** The certificate's image input: queries are sent through its channel order and preprocessing. */
+  input?: ImageInput | undefined;
   /** Per request (the runner adds its own too). */
   timeoutMs: number;
   /** kserve: the input tensor's name; without it the model's metadata is asked (default "input_1"). */
@@ -77,6 +81,7 @@ export async function openAdapter(o: OpenAdapterOptions): Promise<SuspectAdapter
     classes: o.classes,
     inputShape: shape,
     timeoutMs: o.timeoutMs,
+    ...(o.input === undefined ? {} : { codec: imageCodec(o.input), input: o.input }),
     ...(o.maxBatch === undefined ? {} : { maxBatch: o.maxBatch }),
     ...(o.now === undefined ? {} : { now: o.now }),
   };
@@ -89,6 +94,7 @@ export async function openAdapter(o: OpenAdapterOptions): Promise<SuspectAdapter
       path: resolve(o.endpoint),
       classes: o.classes,
       inputShape: shape,
+      ...(o.input === undefined ? {} : { input: o.input }),
       ...(o.backend === undefined ? {} : { backend: o.backend }),
       ...(o.maxBatch === undefined ? {} : { maxBatch: o.maxBatch }),
     });
@@ -135,6 +141,7 @@ async function openJson(
     headers: Readonly<Record<string, string>>;
     classes: number;
     inputShape: readonly [number, number, number];
+    codec?: WireCodec;
     timeoutMs: number;
     now?: () => number;
   },

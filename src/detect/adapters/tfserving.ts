@@ -5,7 +5,7 @@ import { secretValues } from "./headers.js";
 import { exchangeJson } from "./http-exchange.js";
 import { describe } from "./read-answer.js";
 import type { BatchOutcome, ItemResult, QueryInput, SuspectAdapter } from "./types.js";
-import { assertBatchShape, instanceJson } from "./wire.js";
+import { assertBatchShape, instanceJson, type WireCodec } from "./wire.js";
 
 export interface TfServingOptions {
   /** The full `…/v1/models/<name>[/versions/<v>]:predict` URL (see `tfServingUrl`). */
@@ -15,6 +15,8 @@ export interface TfServingOptions {
   headers: Readonly<Record<string, string>>;
   classes: number;
   inputShape: readonly [number, number, number];
+  /** How pixels become the model's numbers (default pixel/255, what v1 certificates say). */
+  codec?: WireCodec;
   /** Instances per request; default 32. */
   maxBatch?: number;
   timeoutMs?: number;
@@ -55,7 +57,7 @@ export class TfServingAdapter implements SuspectAdapter {
 
   async send(batch: readonly QueryInput[], signal: AbortSignal): Promise<BatchOutcome> {
     assertBatchShape(batch, this.#o.inputShape);
-    const text = `{"instances":[${batch.map((q) => instanceJson(q, "pixel/255", "nested")).join(",")}]}`;
+    const text = `{"instances":[${batch.map((q) => instanceJson(q, this.#o.codec ?? "pixel/255", "nested")).join(",")}]}`;
     const body = utf8(text);
     return exchangeJson(this.#o, body, batch.length, signal, (b, n) => this.parse(b, n), this.#secrets);
   }

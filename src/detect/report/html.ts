@@ -1,5 +1,5 @@
 import type { EvidenceReport } from "../../core/detect/evidence.js";
-import { outcomesOf } from "../../core/detect/evidence.js";
+import { certificateClasses } from "../../core/watermark/certificate.js";
 
 const esc = (s: unknown) =>
   String(s).replace(
@@ -57,7 +57,8 @@ ${bars}${ticks}${xticks}
 
 /** A self-contained HTML page for an evidence report (no scripts, no external resources). */
 export function renderEvidenceHtml(r: EvidenceReport): string {
-  const outcomes = outcomesOf(r).filter((o) => o.got !== null);
+  const classes = certificateClasses(r.certificate.document);
+  const planned = r.queries.filter((q) => q.kind === "trigger");
   const res = r.result;
   const colour = { stolen: "#c0392b", "not-detected": "#27ae60", inconclusive: "#d68910" }[res.verdict];
   const rows = r.queries
@@ -90,10 +91,10 @@ ${res.reason ? `<dt>note</dt><dd>${esc(res.reason)}</dd>` : ""}
 ${chain}
 <h2>Observed matches against the null distribution</h2>
 ${plot(
-  outcomes.map((o) => o.nullProbability),
+  planned.map(() => 1 / classes),
   res.matches,
 )}
-<p>Anyone can re-check this report without the secret key: <code>provmark evidence verify &lt;this report's directory&gt;</code> verifies the certificate, every trigger's Merkle proof, every request/response body against its SHA-256, re-reads each answer from its response, and recomputes the p-value.</p>
+<p>Anyone can re-check this report without the secret key: <code>provmark evidence verify &lt;this report's directory&gt;</code> verifies the certificate and the run plan, recomputes every trigger from its VRF proof (v2 certificates), checks every request/response body against its SHA-256, re-reads each answer and each claimed failure from its response, finds each trigger in its request, and recomputes the p-value at the verifier's own α, counting every committed run (Bonferroni ×${res.multiplicity} here).</p>
 <h2>Trigger queries</h2>
 <table><thead><tr><th>query</th><th>trigger</th><th>secret label</th><th>answer</th><th>match</th><th>request SHA-256</th><th>response SHA-256</th></tr></thead>
 <tbody>

@@ -51,7 +51,8 @@ export interface RunOptions {
 
 export interface RunResult {
   /** Ok answers of earlier runs, and every query this run finished (ok or failed). */
-  results: Map<string, { result: ItemResult; exchange: Exchange }>;
+  /** Each query's final result, its exchange and its position in that exchange's batch. */
+  results: Map<string, { result: ItemResult; exchange: Exchange; batch: { index: number; size: number } }>;
   /** True when every query has a result (not cancelled). */
   complete: boolean;
   /** Queries answered (ok) before this run. */
@@ -110,7 +111,7 @@ export async function runQueries(o: RunOptions): Promise<RunResult> {
   const results: RunResult["results"] = new Map();
   for (const q of queries) {
     const p = previous.get(q.id);
-    if (p?.result.ok) results.set(q.id, { result: p.result, exchange: p.exchange });
+    if (p?.result.ok) results.set(q.id, { result: p.result, exchange: p.exchange, batch: p.batch });
   }
   previous.clear();
   const resumed = results.size;
@@ -170,7 +171,7 @@ export async function runQueries(o: RunOptions): Promise<RunResult> {
     }
     await writer.append(lines, bodies);
     for (const line of lines) {
-      results.set(line.id, { result: line.result, exchange: line.exchange });
+      results.set(line.id, { result: line.result, exchange: line.exchange, batch: line.batch });
       if (line.result.ok) progress.answered++;
       else {
         progress.failed++;
