@@ -152,8 +152,13 @@ function observeModel(
     );
     return { triggerMatches, weight: { matches: message.length - bitErrors, bitErrors } };
   } catch (e) {
-    // A suspect whose architecture lacks the layer is not an input error: the weight test just cannot run.
-    if (isProvmarkError(e, "LAYER_NOT_FOUND") || isProvmarkError(e, "LAYER_TOO_SMALL")) {
+    // A suspect whose architecture lacks the layer (or names it twice) is not an input error: the
+    // weight test just cannot run.
+    if (
+      isProvmarkError(e, "LAYER_NOT_FOUND") ||
+      isProvmarkError(e, "LAYER_AMBIGUOUS") ||
+      isProvmarkError(e, "LAYER_TOO_SMALL")
+    ) {
       return { triggerMatches, weight: { reason: e.message } };
     }
     throw e;
