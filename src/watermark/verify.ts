@@ -12,6 +12,7 @@ import {
 } from "../core/watermark/weight-mark.js";
 import { isProvmarkError } from "../errors.js";
 import { type BackendChoice, loadTf } from "../model/backend.js";
+import { disposeModel } from "../model/dispose-model.js";
 import { loadLayersModel } from "../model/fs-io-handler.js";
 import { assertKeyFitsModel, findCarrier } from "./compat.js";
 import { predictLabels, triggerBatch } from "./trigger-tensors.js";
@@ -83,7 +84,7 @@ export async function verifyModel(req: VerifyRequest): Promise<VerifyResult> {
       assertKeyFitsModel(req.key.params, model, path, req.keyPath);
       return observeModel(tf, model, path, req.key, triggers, message);
     } finally {
-      model.dispose();
+      disposeModel(model);
     }
   };
   const obs = await observe(req.model);
