@@ -13,7 +13,7 @@ export async function writeTeachableIdx(dir: string, size: number, train = 8): P
   const splits = { train: { x: [] as Buffer[], y: [] as number[] }, t10k: { x: [] as Buffer[], y: [] as number[] } };
   for (const [label, cls] of ["Class 1", "Class 2"].entries()) {
     const files = (await readdir(join(TM_TRAINING_IMAGES, cls))).sort(
-      (a, b) => Number.parseInt(a) - Number.parseInt(b),
+      (a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10),
     );
     for (const [i, f] of files.entries()) {
       const gray = await sharp(join(TM_TRAINING_IMAGES, cls, f))
