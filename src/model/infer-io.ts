@@ -77,6 +77,10 @@ export function describeModelIO(model: tfTypes.LayersModel, ctx: DescribeContext
     });
   }
   const dims = (model.inputs[0] as tfTypes.SymbolicTensor).shape.slice(1);
+  // Classes first: a bad --class-names is reported even when the input needs a flag too.
+  const out = describeOutput(model, shown);
+  const classReasons = [...out.reasons];
+  const names = classNames(out.classes, ctx, classReasons);
   const reasons: string[] = [];
   let input: ModelIO["input"];
   if (dims.length === 1) input = vectorInput(dims, ctx, reasons);
@@ -88,9 +92,7 @@ export function describeModelIO(model: tfTypes.LayersModel, ctx: DescribeContext
       { subject: shown, hints: ["Grayscale models need a channel axis: [h, w, 1]."] },
     );
   }
-  const out = describeOutput(model, shown);
-  reasons.push(...out.reasons);
-  const names = classNames(out.classes, ctx, reasons);
+  reasons.push(...classReasons);
   return validated(
     { input, classes: { count: out.classes, ...(names === undefined ? {} : { names }) } },
     reasons,
