@@ -49,6 +49,23 @@ function shapeArg(v: string): [number, number, number] {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** Flags that say what a model's files cannot: how it scales pixels, its class names (commands/model-io-flags.ts). */
+function withModelIOFlags(cmd: Command): Command {
+  return cmd
+    .option(
+      "--preprocess <preset>",
+      "pixel preprocessing the model was trained with, e.g. pixel/255 (a wrong name lists all)",
+    )
+    .option("--class-names <names>", "class names in output order: comma-separated, or a JSON list")
+    .addOption(
+      new Option("--resize <mode>", "how encoded images of another size are fitted to the input").choices([
+        "stretch",
+        "center-crop",
+        "pad",
+      ]),
+    );
+}
+
 /** Builds the program; each action lazy-imports its command so `--help` stays instant. */
 export function buildProgram(): Command {
   const program = new Command("provmark")
@@ -87,14 +104,17 @@ export function buildProgram(): Command {
       (await import("./commands/hash.js")).hash(path, opts),
     );
 
-  program
-    .command("inspect")
-    .description("format, layers, weights, parameter count, quantization and size of a model")
-    .argument("<path>", "model directory (or a *weights_manifest.json file)")
-    .option("--json", "machine-readable output")
-    .action(async (path: string, opts: { json?: boolean }) =>
-      (await import("./commands/inspect.js")).inspect(path, opts),
-    );
+  program;
+  withModelIOFlags(
+    program
+      .command("inspect")
+      .description(
+        "format, layers (nested ones by full path), weights, size, and the inputs, classes and carrier layer keygen would infer",
+      )
+      .argument("<path>", "model directory (or a *weights_manifest.json file)")
+      .option("--no-io", "do not load the model with TensorFlow.js (no inferred inputs, classes or carrier)")
+      .option("--json", "machine-readable output"),
+  ).action(async (path: string, opts) => (await import("./commands/inspect.js")).inspect(path, opts, globals()));
 
   program
     .command("train")

@@ -4,7 +4,15 @@ import type { TF } from "../model/backend.js";
 import type { Dataset } from "../model/datasets/dataset.js";
 import { fitModel } from "../model/train-loop.js";
 import type { FinepruneParams, FinetuneParams } from "./lab-types.js";
-import { applyMasks, isKernel, lastKernelLayer, reinitLayer, rewriteWeights, subsetDataset } from "./model-ops.js";
+import {
+  applyMasks,
+  isKernel,
+  lastKernelLayer,
+  reinitLayer,
+  rewriteWeights,
+  subsetDataset,
+  trainOnly,
+} from "./model-ops.js";
 import { pruneMasks } from "./weight-transforms.js";
 
 /**
@@ -24,9 +32,7 @@ export async function finetuneAttackInPlace(
 ): Promise<void> {
   const head = lastKernelLayer(model);
   if (p.mode.startsWith("RT")) reinitLayer(tf, head, seed * 7919 + 1);
-  const lastOnly = p.mode.endsWith("LL");
-  const saved = model.layers.map((l) => l.trainable);
-  if (lastOnly) for (const l of model.layers) l.trainable = l === head;
+  const restore = p.mode.endsWith("LL") ? trainOnly(model, head) : () => {};
   const optimizer = createAdam(tf, p.learningRate);
   try {
     model.compile({ optimizer, loss: "categoricalCrossentropy" });
@@ -40,9 +46,7 @@ export async function finetuneAttackInPlace(
   } finally {
     // model.dispose() would leave Adam's slot variables alive.
     optimizer.dispose();
-    model.layers.forEach((l, i) => {
-      l.trainable = saved[i] as boolean;
-    });
+    restore();
   }
 }
 

@@ -1,7 +1,9 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 import { createRng, permutation } from "../core/rng.js";
+import { ProvmarkError } from "../errors.js";
 import type { TF } from "../model/backend.js";
 import { type Dataset, pixelsPerExample, takeExamples } from "../model/datasets/dataset.js";
+import { isKernelWeight, kernelLayers, listLayers } from "../model/layers.js";
 
 /** A fresh model with the same topology and a copy of the weights (the caller disposes it). */
 export async function cloneModel(tf: TF, model: tfTypes.LayersModel): Promise<tfTypes.LayersModel> {
@@ -12,8 +14,8 @@ export async function cloneModel(tf: TF, model: tfTypes.LayersModel): Promise<tf
   return copy;
 }
 
-/** Whether a weight is a kernel (the weights pruning and weight noise act on). */
-export const isKernel = (w: tfTypes.LayerVariable) => /\/kernel$/.test(w.originalName);
+/** Whether a weight is a kernel, depthwise ones included (the weights pruning and weight noise act on). */
+export const isKernel = isKernelWeight;
 
 /**
  * Rewrites some float weights of a model in place: `fn` gets each weight's values and returns the
@@ -49,12 +51,15 @@ export function applyMasks(tf: TF, weights: tfTypes.LayerVariable[], masks: Uint
   });
 }
 
-/** The last layer that has a kernel (the classifier head). */
+/** The last layer that has a kernel (the classifier head), inside nested models too. */
 export function lastKernelLayer(model: tfTypes.LayersModel): tfTypes.layers.Layer {
-  const layers = model.layers.filter((l) => l.weights.some(isKernel));
-  const last = layers.at(-1);
-  if (last === undefined) throw new Error("the model has no layer with a kernel");
-  return last;
+  const last = kernelLayers(model).at(-1);
+  if (last === undefined) {
+    throw new ProvmarkError("LAYER_NOT_FOUND", "the model has no layer with a kernel", {
+      hints: ["Fine-tuning attacks re-train the classifier layer; this model has none TF.js can find."],
+    });
+  }
+  return last.layer;
 }
 
 /** Re-initialises a layer: Glorot-uniform kernel from `seed`, zero bias. */
@@ -75,4 +80,19 @@ export function subsetDataset(data: Dataset, fraction: number, seed: number): Da
   const n = Math.max(1, Math.round(fraction * data.train.count));
   const order = permutation(data.train.count, createRng(seed, "lab-subset")).subarray(0, n);
   return { ...data, train: takeExamples(data.train, order, pixelsPerExample(data)) };
+}
+
+/**
+ * Makes only `head` trainable (the other layers at every depth frozen) and returns a function that
+ * restores every flag. Leaves are set, not the nested models, because freezing a nested model
+ * freezes everything inside it.
+ */
+export function trainOnly(model: tfTypes.LayersModel, head: tfTypes.layers.Layer): () => void {
+  const leaves = listLayers(model).filter((l) => !l.container);
+  const saved = leaves.map((l) => l.layer.trainable);
+  for (const l of leaves) l.layer.trainable = l.layer === head;
+  return () =>
+    leaves.forEach((l, i) => {
+      l.layer.trainable = saved[i] as boolean;
+    });
 }

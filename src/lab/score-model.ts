@@ -81,7 +81,8 @@ export function scoreModel(tf: TF, model: tfTypes.LayersModel, ctx: ScoreContext
     const bitErrors = countBitErrors(bits, secrets.message);
     weight = { bitErrors, ...pValueFromLog(logBinomialTail(params.bits, params.bits - bitErrors, 0.5)) };
   } catch (e) {
-    if (!isProvmarkError(e, "LAYER_NOT_FOUND") && !isProvmarkError(e, "LAYER_TOO_SMALL")) throw e;
+    const missing = ["LAYER_NOT_FOUND", "LAYER_AMBIGUOUS", "LAYER_TOO_SMALL"] as const;
+    if (!missing.some((code) => isProvmarkError(e, code))) throw e;
   }
   const log10Ps = [tp.log10PValue, ...(weight && !opts.triggerOnly ? [weight.log10PValue] : [])];
   const d = decide(log10Ps, ctx.alpha);

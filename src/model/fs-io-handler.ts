@@ -8,6 +8,7 @@ import { locateModel, type ModelLocation } from "./locate.js";
 import type { WeightSpec } from "./manifest-schema.js";
 import { floatKind, NonFiniteScanner, nonFiniteError } from "./nonfinite.js";
 import { type GroupLayout, layoutShards, readGroupBytes } from "./shards.js";
+import { nameNestedModels } from "./topology-names.js";
 
 type TF = typeof tfTypes;
 type ModelArtifacts = tfTypes.io.ModelArtifacts;
@@ -47,7 +48,10 @@ export async function readWeightBytes(path: string): Promise<LoadedWeights> {
   return { loc, layouts, specs: layouts.flatMap((l) => l.weights.map((w) => w.spec)), data: data.buffer };
 }
 
-/** A TF.js IOHandler that loads a LayersModel directory with plain fs (no tfjs-node needed). */
+/**
+ * A TF.js IOHandler that loads a LayersModel directory with plain fs (no tfjs-node needed). Nested
+ * models the file leaves nameless are named stably (topology-names.ts), so layer paths survive reloads.
+ */
 export function fileLoadHandler(path: string): tfTypes.io.IOHandler {
   return {
     load: async (): Promise<ModelArtifacts> => {
@@ -60,7 +64,8 @@ export function fileLoadHandler(path: string): tfTypes.io.IOHandler {
         });
       }
       const artifacts: ModelArtifacts = {
-        modelTopology: m.modelTopology as object,
+        // Nameless nested models get names from the file, not from TF.js's process-wide counter.
+        modelTopology: nameNestedModels(m.modelTopology as object),
         weightSpecs: w.specs as tfTypes.io.WeightsManifestEntry[],
         weightData: w.data,
         format: "layers-model",

@@ -2,6 +2,7 @@ import type * as tfTypes from "@tensorflow/tfjs";
 import { classCount, modelInputShape, type WatermarkParams } from "../core/watermark/params.js";
 import { ProvmarkError } from "../errors.js";
 import type { Dataset } from "../model/datasets/dataset.js";
+import { resolveKernelLayer } from "../model/layers.js";
 
 /** Input shape (without batch) and class count of a classifier. */
 export function modelSignature(model: tfTypes.LayersModel): { inputShape: number[]; classes: number } {
@@ -43,33 +44,27 @@ export function assertDatasetFitsModel(data: Dataset, model: tfTypes.LayersModel
 }
 
 export interface Carrier {
+  /** Full path of the carrier layer (e.g. `sequential_3/dense_Dense1`). */
+  layer: string;
   kernel: tfTypes.LayerVariable;
   shape: number[];
   /** Carrier length: kernel size divided by its output axis. */
   length: number;
 }
 
-/** The kernel that carries the weight watermark, checked to exist and to be large enough. */
+/**
+ * The kernel that carries the weight watermark, found at any depth of nested models by full path or
+ * unique short name (model/layers.ts), and checked to be large enough.
+ */
 export function findCarrier(model: tfTypes.LayersModel, layer: string, bits: number, modelPath: string): Carrier {
-  const kernels = model.layers.filter((l) => l.weights.some((w) => /\/kernel$/.test(w.originalName)));
-  const target = kernels.find((l) => l.name === layer);
-  if (target === undefined) {
-    throw new ProvmarkError("LAYER_NOT_FOUND", `${modelPath} has no layer ${JSON.stringify(layer)} with a kernel`, {
-      subject: layer,
-      hints: [
-        `Layers with kernels: ${kernels.map((l) => l.name).join(", ") || "(none)"}; choose one with --layer at keygen.`,
-      ],
-    });
-  }
-  const kernel = target.weights.find((w) => /\/kernel$/.test(w.originalName)) as tfTypes.LayerVariable;
-  const shape = kernel.shape.map((d) => d ?? 0);
-  const length = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const target = resolveKernelLayer(model, layer, modelPath);
+  const { shape, carrierLength: length } = target.kernel;
   if (bits > length) {
     throw new ProvmarkError(
       "LAYER_TOO_SMALL",
-      `layer ${layer} of ${modelPath} carries ${length} values (kernel [${shape}] averaged over outputs), fewer than the ${bits} bits of the key`,
+      `layer ${target.path} of ${modelPath} carries ${length} values (kernel [${shape}] averaged over its last axis), fewer than the ${bits} bits of the key`,
       { subject: layer, hints: ["Use a key with fewer --bits, or a layer with more inputs."] },
     );
   }
-  return { kernel, shape, length };
+  return { layer: target.path, kernel: target.kernel.variable, shape: [...shape], length };
 }

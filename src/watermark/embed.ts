@@ -11,6 +11,7 @@ import { weightsDigestOf } from "../model/artifacts-digest.js";
 import { assertOutputFree } from "../model/atomic-write.js";
 import { type BackendChoice, loadTf } from "../model/backend.js";
 import { loadDataset } from "../model/datasets/index.js";
+import { disposeModel } from "../model/dispose-model.js";
 import { fileSaveHandler, loadLayersModel } from "../model/fs-io-handler.js";
 import type { WeightSpec } from "../model/manifest-schema.js";
 import { accuracy, dropoutReseeder, fillBatch } from "../model/train-loop.js";
@@ -126,7 +127,8 @@ export async function embedWatermark(req: EmbedRequest): Promise<EmbedResult> {
       settings: s,
     };
   } finally {
-    model.dispose();
+    // model.dispose() alone leaves a nested head's weights alive (dispose-model.ts).
+    disposeModel(model);
   }
 }
 

@@ -6,6 +6,7 @@ import { decide, empiricalPValue, type Verdict } from "../core/watermark/verdict
 import { carrierOf, countBitErrors, extractBits, weightSecrets } from "../core/watermark/weight-mark.js";
 import { isProvmarkError } from "../errors.js";
 import { type BackendChoice, loadTf } from "../model/backend.js";
+import { disposeModel } from "../model/dispose-model.js";
 import { loadLayersModel } from "../model/fs-io-handler.js";
 import { assertKeyFitsModel, findCarrier } from "./compat.js";
 import { predictLabels, triggerBatch } from "./trigger-tensors.js";
@@ -76,7 +77,7 @@ export async function verifyModel(req: VerifyRequest): Promise<VerifyResult> {
       assertKeyFitsModel(req.key.params, model, path, req.keyPath);
       return observeModel(tf, model, path, req.key, triggers);
     } finally {
-      model.dispose();
+      disposeModel(model);
     }
   };
   const obs = await observe(req.model);
@@ -144,8 +145,13 @@ function observeModel(
     );
     return { triggerMatches, weight: { matches: message.length - bitErrors, bitErrors } };
   } catch (e) {
-    // A suspect whose architecture lacks the layer is not an input error: the weight test just cannot run.
-    if (isProvmarkError(e, "LAYER_NOT_FOUND") || isProvmarkError(e, "LAYER_TOO_SMALL")) {
+    // A suspect whose architecture lacks the layer (or names it twice) is not an input error: the
+    // weight test just cannot run.
+    if (
+      isProvmarkError(e, "LAYER_NOT_FOUND") ||
+      isProvmarkError(e, "LAYER_AMBIGUOUS") ||
+      isProvmarkError(e, "LAYER_TOO_SMALL")
+    ) {
       return { triggerMatches, weight: { reason: e.message } };
     }
     throw e;
