@@ -1,7 +1,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { WatermarkKey } from "../../src/core/watermark/params.js";
+import { imageParams, type WatermarkKey } from "../../src/core/watermark/params.js";
 import { loadTf } from "../../src/model/backend.js";
 import { disposeModel } from "../../src/model/dispose-model.js";
 import { loadLayersModel } from "../../src/model/fs-io-handler.js";
@@ -15,7 +15,7 @@ import { writeTeachableIdx } from "../helpers/teachable-idx.js";
 // A fixed seed keeps the short run's outcome the same on every machine.
 const key: WatermarkKey = {
   seed: new Uint8Array(32).map((_, i) => i * 7 + 1),
-  params: {
+  params: imageParams({
     classes: 2,
     inputShape: [96, 96, 1],
     layer: "dense_Dense1", // the short name a user passes; the layer sits at sequential_3/dense_Dense1
@@ -23,7 +23,7 @@ const key: WatermarkKey = {
     triggers: 16,
     family: "noise",
     stampStrength: 0.3,
-  },
+  }),
   stampBases: [],
 };
 
