@@ -401,7 +401,7 @@ export function buildProgram(): Command {
       )
       .option("--reference <dir>", "independently trained model (empirical null), repeatable", collect)
       .option("--run <dir>", "journal directory (default: <data dir>/runs/<id>; an unfinished run resumes)")
-      .option("--fresh", "discard an unfinished run's answers and start over")
+      .option("--fresh", "discard an unfinished run's answers and start over (only in a run directory provmark made)")
       .option("--report <dir>", "where to write the evidence report (default: <data dir>/reports/<id>-<time>)")
       .option("--anchor", "store the report in IPFS and file a claim on chain (needs --digest)"),
     { write: true },

@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type DetectDecision, decideDetection, type TriggerOutcome } from "../core/detect/detect-verdict.js";
 import { EVIDENCE_SCHEMA, type EvidenceQuery, type EvidenceReport } from "../core/detect/evidence.js";
@@ -15,6 +15,7 @@ import { VERSION } from "../version.js";
 import { openAdapter } from "./adapters/open-adapter.js";
 import type { QueryInput, SuspectAdapter } from "./adapters/types.js";
 import { renderEvidenceHtml } from "./report/html.js";
+import { clearRunDir } from "./run-dir.js";
 import { loadOrCreatePlan } from "./run-plan.js";
 import { BodyLog } from "./runner/body-log.js";
 import { runQueries } from "./runner/run-queries.js";
@@ -202,7 +203,7 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
   });
   // A finished run lives on in its report (bodies included); the next detect draws a fresh subset.
   // An interrupted one stays, so rerunning the command resumes it.
-  if (run.complete && !r.keepRunDir) await rm(r.runDir, { recursive: true, force: true });
+  if (run.complete && !r.keepRunDir) await clearRunDir(r.runDir);
   return { decision, reportDir: r.reportDir, runDir: r.runDir, resumed: run.resumed, complete: run.complete, report };
 }
 

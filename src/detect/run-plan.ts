@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { type Plan, planQueries } from "../core/detect/plan.js";
 import { fromFsError, ProvmarkError } from "../errors.js";
 import { writeFileAtomic } from "../model/atomic-write.js";
+import { clearRunDir, PLAN_FILE } from "./run-dir.js";
 
 const planFileSchema = z.object({
   schema: z.literal("provmark/detect-plan/v1"),
@@ -20,7 +21,7 @@ const planFileSchema = z.object({
 });
 export type PlanFile = z.infer<typeof planFileSchema>;
 
-export const PLAN_FILE = "plan.json";
+export { PLAN_FILE };
 
 export interface RunPlan {
   file: PlanFile;
@@ -40,7 +41,7 @@ export async function loadOrCreatePlan(
   fresh: boolean,
 ): Promise<RunPlan> {
   const path = join(runDir, PLAN_FILE);
-  if (fresh) await rm(runDir, { recursive: true, force: true });
+  if (fresh) await clearRunDir(runDir);
   let text: string | null = null;
   try {
     text = await readFile(path, "utf8");
