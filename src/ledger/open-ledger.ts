@@ -4,8 +4,9 @@ import { ProvmarkError } from "../errors.js";
 import { ledgerError } from "./decode-error.js";
 import { deployRegistry } from "./deploy.js";
 import { type Deployment, deploymentPath, readDeployment, writeDeployment } from "./deployments.js";
+import { redactRpcUrl } from "./redact-rpc-url.js";
 import { RegistryClient } from "./registry-client.js";
-import { displayRpc, parseRpcUrl, probeChainId } from "./rpc-probe.js";
+import { parseRpcUrl, probeChainId } from "./rpc-probe.js";
 import { loadSigner, type SignerSource } from "./signer.js";
 
 export interface LedgerOptions {
@@ -114,7 +115,7 @@ async function openRpc(
   devKey?: string,
 ): Promise<Ledger> {
   parseRpcUrl(url);
-  const rpc = displayRpc(url);
+  const rpc = redactRpcUrl(url);
   const chainId = await probeChainId(url, o.rpcTimeoutMs ?? 10_000);
   if (o.expectChainId !== undefined && o.expectChainId !== chainId) {
     throw new ProvmarkError("CHAIN_ID_MISMATCH", `${rpc} serves chain ${chainId}, not ${o.expectChainId}`, {

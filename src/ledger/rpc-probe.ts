@@ -1,4 +1,5 @@
 import { ProvmarkError } from "../errors.js";
+import { redactRpcUrl, redactUrlsIn } from "./redact-rpc-url.js";
 
 /** Validates an RPC URL flag: http(s) only (websocket endpoints are not supported). */
 export function parseRpcUrl(url: string): URL {
@@ -17,22 +18,12 @@ export function parseRpcUrl(url: string): URL {
   return u;
 }
 
-/** The URL without credentials or query (API keys often live there), for messages and records. */
-export function displayRpc(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
-  } catch {
-    return "<invalid url>";
-  }
-}
-
 /**
  * Asks the endpoint for its chain id with a timeout, so a dead URL fails fast with a coded error
  * instead of ethers' endless "failed to detect network" retries.
  */
 export async function probeChainId(url: string, timeoutMs: number): Promise<bigint> {
-  const shown = displayRpc(url);
+  const shown = redactRpcUrl(url);
   let res: Response;
   try {
     res = await fetch(url, {
@@ -71,5 +62,5 @@ export async function probeChainId(url: string, timeoutMs: number): Promise<bigi
 
 function causeText(e: unknown): string {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (e as Error).message;
+  return redactUrlsIn(cause?.code ?? cause?.message ?? (e as Error).message);
 }

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { settings } from "../../config.js";
 import { isProvmarkError } from "../../errors.js";
+import { redactRpcUrl } from "../../ledger/redact-rpc-url.js";
 import { type BackendInfo, backendChoice, loadTf } from "../../model/backend.js";
 import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
@@ -51,7 +52,11 @@ export async function doctor(opts: { json?: boolean }, globals: GlobalOptions): 
       ethers: version("ethers"),
     },
     dataDir: s.dataDir,
-    chain: { ...s.chain, ...(await ledgerState(s.chain)) },
+    chain: {
+      ...s.chain,
+      rpcUrl: s.chain.rpcUrl === null ? null : redactRpcUrl(s.chain.rpcUrl),
+      ...(await ledgerState(s.chain)),
+    },
     ipfs: s.ipfs,
   };
   emit(report, opts, (r) => {

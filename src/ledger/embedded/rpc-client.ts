@@ -1,4 +1,5 @@
 import { ProvmarkError } from "../../errors.js";
+import { redactRpcUrl, redactUrlsIn } from "../redact-rpc-url.js";
 import { type Eip1193Provider, EMBEDDED_CHAIN_ID } from "./edr-network.js";
 import { RpcError } from "./rpc-error.js";
 
@@ -33,11 +34,16 @@ export class HttpRpcClient implements Eip1193Provider {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (e) {
-      throw new ProvmarkError("CHAIN_UNREACHABLE", `${this.url} did not answer ${method}: ${(e as Error).message}`, {
-        subject: this.url,
-        cause: e,
-        hints: ["Is the `provmark chain` server still running?"],
-      });
+      const shown = redactRpcUrl(this.url);
+      throw new ProvmarkError(
+        "CHAIN_UNREACHABLE",
+        `${shown} did not answer ${method}: ${redactUrlsIn((e as Error).message)}`,
+        {
+          subject: shown,
+          cause: e,
+          hints: ["Is the `provmark chain` server still running?"],
+        },
+      );
     }
     const text = await response.text();
     let payload: { result?: unknown; error?: { code?: unknown; message?: unknown; data?: unknown } };
@@ -46,8 +52,8 @@ export class HttpRpcClient implements Eip1193Provider {
     } catch (e) {
       throw new ProvmarkError(
         "CHAIN_RPC_ERROR",
-        `${this.url} answered ${method} with HTTP ${response.status} and no JSON: ${text.slice(0, 200)}`,
-        { subject: this.url, cause: e },
+        `${redactRpcUrl(this.url)} answered ${method} with HTTP ${response.status} and no JSON: ${redactUrlsIn(text.slice(0, 200))}`,
+        { subject: redactRpcUrl(this.url), cause: e },
       );
     }
     if (payload.error !== undefined) {
@@ -55,8 +61,8 @@ export class HttpRpcClient implements Eip1193Provider {
       throw new RpcError(typeof code === "number" ? code : -32603, String(message ?? "unknown error"), data);
     }
     if (!("result" in payload)) {
-      throw new ProvmarkError("CHAIN_RPC_ERROR", `${this.url} answered ${method} without a result`, {
-        subject: this.url,
+      throw new ProvmarkError("CHAIN_RPC_ERROR", `${redactRpcUrl(this.url)} answered ${method} without a result`, {
+        subject: redactRpcUrl(this.url),
       });
     }
     return payload.result;
