@@ -1,10 +1,9 @@
-import { readFile } from "node:fs/promises";
 import type { EvidenceReport } from "../../core/detect/evidence.js";
 import { toHex } from "../../core/digest/bytes.js";
 import { keyCommitment } from "../../core/keys/derive.js";
 import type { Certificate } from "../../core/watermark/certificate.js";
 import type { WatermarkKey } from "../../core/watermark/params.js";
-import { fromFsError, ProvmarkError } from "../../errors.js";
+import { ProvmarkError } from "../../errors.js";
 import { readCertificate } from "../../watermark/read-json.js";
 import type { GlobalOptions } from "../program.js";
 import type { DetectFlags } from "./detect.js";
@@ -21,8 +20,12 @@ export async function resolveCertificate(
   key: WatermarkKey,
 ): Promise<{ certificate: Certificate; onChain: EvidenceReport["onChain"]; responseConfig: unknown }> {
   let certificate: Certificate | null = null;
+  let certificateFrom = "";
   let onChain: EvidenceReport["onChain"] = null;
-  if (flags.cert) certificate = await readCertificate(flags.cert);
+  if (flags.cert) {
+    certificate = await readCertificate(flags.cert);
+    certificateFrom = flags.cert;
+  }
   if (flags.digest) {
     const { toBytes32 } = await import("../../core/digest/hex-digest.js");
     const { openLedger } = await import("../../ledger/open-ledger.js");
@@ -64,7 +67,10 @@ export async function resolveCertificate(
           },
         );
       }
-      certificate ??= parsed.manifest.certificate.document;
+      if (!certificate) {
+        certificate = parsed.manifest.certificate.document;
+        certificateFrom = rec.manifestCid;
+      }
       onChain = {
         chainId: ledger.chainId.toString(),
         contract: ledger.registry.address,
@@ -89,6 +95,16 @@ export async function resolveCertificate(
       },
     );
   }
+  // checked before the first query: the verdict's exact test cannot use impossible numbers
+  const { certificateNumberProblems } = await import("../../detect/certificate-numbers.js");
+  const problems = certificateNumberProblems(certificate);
+  if (problems.length > 0) {
+    throw new ProvmarkError(
+      flags.cert ? "USAGE" : "MANIFEST_INVALID",
+      `the certificate in ${certificateFrom} is not usable: ${problems.join("; ")}`,
+      { subject: certificateFrom, hints: ["Use the certificate the release was registered with, unedited."] },
+    );
+  }
   if (certificate.keyCommitment !== toHex(keyCommitment(key.seed))) {
     throw new ProvmarkError("USAGE", "the key does not belong to this certificate (key commitments differ)", {
       subject: "--key",
@@ -96,12 +112,11 @@ export async function resolveCertificate(
   }
   let responseConfig: unknown = null;
   if (flags.protocol === "json" && flags.config) {
-    const cfg = JSON.parse(
-      await readFile(flags.config, "utf8").catch((e: unknown) => {
-        throw fromFsError(e, flags.config as string);
-      }),
-    ) as { response?: unknown };
-    responseConfig = cfg.response ?? null;
+    // validated like the adapter will (a coded error naming the file); the report keeps the response
+    // section and the batch mode, so answers can be re-read without the file
+    const { loadJsonApiConfig } = await import("../../detect/adapters/json-config.js");
+    const cfg = await loadJsonApiConfig(flags.config);
+    responseConfig = { ...cfg.response, batch: cfg.batch };
   }
   return { certificate, onChain, responseConfig };
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import type { QueryInput } from "../../../src/detect/adapters/types.js";
 
 /**
@@ -56,6 +57,8 @@ export interface FakeSuspectOptions {
   };
   /** Called on every POST, after counting its hits (before answering). */
   onRequest?: (req: RequestInfo) => void;
+  /** Compress every JSON answer with this Content-Encoding (and send Date and Server headers). */
+  encoding?: "gzip" | "br" | "deflate";
 }
 
 export function expectedLabel(pixels: Uint8Array, classes: number): number {
@@ -147,7 +150,7 @@ export class FakeSuspect {
       this.gets.push({ url, headers });
       if (o.protocol === "kserve" && /^\/v2\/models\/m$/.test(url)) {
         const [h, w, c] = o.shape;
-        return send(res, 200, {
+        return send(res, 200, o.encoding, {
           name: "m",
           platform: "fake",
           inputs: [
@@ -160,15 +163,16 @@ export class FakeSuspect {
           outputs: [{ name: "probs", datatype: "FP32", shape: [-1, o.classes] }],
         });
       }
-      return send(res, 404, { error: "not found" });
+      return send(res, 404, o.encoding, { error: "not found" });
     }
     let instances: Uint8Array[];
     try {
       const parsed = this.instances(url, JSON.parse(body));
-      if (typeof parsed === "string") return send(res, parsed.startsWith("404") ? 404 : 400, { error: parsed });
+      if (typeof parsed === "string")
+        return send(res, parsed.startsWith("404") ? 404 : 400, o.encoding, { error: parsed });
       instances = parsed;
     } catch (e) {
-      return send(res, 400, { error: `bad request: ${(e as Error).message}` });
+      return send(res, 400, o.encoding, { error: `bad request: ${(e as Error).message}` });
     }
     const ids = instances.map((px) => this.#ids.get(sha(px)) ?? "?");
     for (const id of ids) this.hits.set(id, (this.hits.get(id) ?? 0) + 1);
@@ -188,12 +192,12 @@ export class FakeSuspect {
         setTimeout(() => res.socket?.destroy(), 10);
         return;
       }
-      if (d === undefined) return send(res, 200, this.answer(preds));
+      if (d === undefined) return send(res, 200, o.encoding, this.answer(preds));
       if ("status" in d) {
         res.writeHead(d.status, { "content-type": "application/json", ...d.headers });
         return res.end(d.text ?? "");
       }
-      if ("json" in d) return send(res, 200, d.json(preds));
+      if ("json" in d) return send(res, 200, o.encoding, d.json(preds));
       res.writeHead(200, { "content-type": "application/json" });
       res.end(d.text(preds));
     } finally {
@@ -242,9 +246,24 @@ export class FakeSuspect {
   }
 }
 
-function send(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(value));
+const COMPRESS = { gzip: gzipSync, br: brotliCompressSync, deflate: deflateSync };
+
+/** The server's identity in the `Server` header of compressed answers, for tests that check it is recorded. */
+export const FAKE_SERVER = "fake-suspect/1.0";
+
+function send(res: ServerResponse, status: number, encoding: FakeSuspectOptions["encoding"], value: unknown): void {
+  const text = Buffer.from(JSON.stringify(value));
+  if (encoding === undefined) {
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(text);
+    return;
+  }
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-encoding": encoding,
+    server: FAKE_SERVER,
+  });
+  res.end(COMPRESS[encoding](text));
 }
 
 /** A sleep that records what it was asked to wait and returns at once. */
