@@ -238,6 +238,7 @@ function toEvidenceQueries(
       startedAt: ex?.startedAt ?? null,
       batchPosition: ex ? members.indexOf(q.id) : null,
       batchSize: ex ? members.length : null,
+      response: ex?.response ?? null,
     };
   });
 }

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { type EvidenceReport, evidenceSchema, type RecheckResult, recheckEvidence } from "../core/detect/evidence.js";
 import { ProvmarkError } from "../errors.js";
 import { readJsonFile } from "../watermark/read-json.js";
-import { sha256Hex } from "./adapters/http-exchange.js";
+import { decodeContentEncoding } from "./adapters/content-encoding.js";
+import { MAX_RESPONSE_BYTES, sha256Hex } from "./adapters/http-exchange.js";
 import { responseParser } from "./adapters/parse-response.js";
 import { certificateNumberProblems } from "./certificate-numbers.js";
 
@@ -29,6 +30,7 @@ export async function verifyEvidence(path: string): Promise<{ report: EvidenceRe
     classes: report.certificate.document.input.classes,
     responseConfig: report.suspect.responseConfig,
   });
+  const decode = storedBodyDecoder(report);
   const check = recheckEvidence(report, {
     body: (sha) => {
       if (!/^[0-9a-f]{64}$/.test(sha)) return null;
@@ -39,10 +41,40 @@ export async function verifyEvidence(path: string): Promise<{ report: EvidenceRe
       }
     },
     sha256: sha256Hex,
-    parseResponse: (body, size) => parse(body, size),
+    parseResponse: (body, size) => {
+      const decoded = decode(body);
+      return decoded === null ? Array.from({ length: size }, () => null) : parse(decoded, size);
+    },
     requestInstance: (body, position) => requestInstance(report.suspect.protocol, body, position),
   });
   return { report, check };
+}
+
+/**
+ * Stored response bodies are the bytes as received: each is decoded by the Content-Encoding its rows
+ * recorded before it is parsed (null when it does not decode, or its rows disagree on the encoding).
+ * Reports of earlier versions record none: their bodies were stored decoded.
+ */
+function storedBodyDecoder(report: EvidenceReport): (body: Uint8Array) => Uint8Array | null {
+  const encodings = new Map<string, string | null>();
+  const conflicting = new Set<string>();
+  for (const q of report.queries) {
+    if (q.responseSha256 === null) continue;
+    const enc = q.response?.encoding ?? null;
+    const had = encodings.get(q.responseSha256);
+    if (had !== undefined && had !== enc) conflicting.add(q.responseSha256);
+    encodings.set(q.responseSha256, enc);
+  }
+  const decoded = new Map<string, Uint8Array | null>();
+  return (body) => {
+    const sha = sha256Hex(body);
+    if (conflicting.has(sha)) return null;
+    if (!decoded.has(sha)) {
+      const d = decodeContentEncoding(body, encodings.get(sha) ?? null, MAX_RESPONSE_BYTES);
+      decoded.set(sha, d.ok ? d.body : null);
+    }
+    return decoded.get(sha) ?? null;
+  };
 }
 
 /**

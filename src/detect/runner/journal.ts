@@ -39,9 +39,17 @@ const itemResultSchema = z.union([
   }),
 ]);
 
+/** How a response body came (see ResponseMeta); absent in journals of earlier versions. */
+export const responseMetaSchema = z.object({
+  encoding: z.string().nullable(),
+  headers: z.object({ date: z.string().nullable(), server: z.string().nullable(), contentType: z.string().nullable() }),
+  withheld: z.string().exactOptional(),
+});
+
 const exchangeSchema = z.object({
   requestSha256: sha,
   responseSha256: sha.nullable(),
+  response: responseMetaSchema.exactOptional(),
   status: z.number().int().nullable(),
   startedAt: z.string(),
   ms: z.number().nonnegative(),

@@ -33,7 +33,7 @@ export type Directive =
   | "hang"
   /** Promise 4 KiB, send the first bytes of the right answer, close the connection. */
   | "cut"
-  | { status: number; text?: string; headers?: Record<string, string> }
+  | { status: number; text?: string | Buffer; headers?: Record<string, string> }
   | { json: (preds: Prediction[]) => unknown }
   | { text: (preds: Prediction[]) => string };
 
@@ -97,6 +97,8 @@ export class FakeSuspect {
   readonly requests: RequestInfo[] = [];
   /** GET requests (kserve metadata). */
   readonly gets: { url: string; headers: IncomingHttpHeaders }[] = [];
+  /** Every JSON answer's body exactly as put on the wire (compressed when `encoding` is set). */
+  readonly sent: Buffer[] = [];
   maxActive = 0;
   #active = 0;
   readonly #server: Server;
@@ -150,7 +152,7 @@ export class FakeSuspect {
       this.gets.push({ url, headers });
       if (o.protocol === "kserve" && /^\/v2\/models\/m$/.test(url)) {
         const [h, w, c] = o.shape;
-        return send(res, 200, o.encoding, {
+        return this.send(res, 200, o.encoding, {
           name: "m",
           platform: "fake",
           inputs: [
@@ -163,16 +165,16 @@ export class FakeSuspect {
           outputs: [{ name: "probs", datatype: "FP32", shape: [-1, o.classes] }],
         });
       }
-      return send(res, 404, o.encoding, { error: "not found" });
+      return this.send(res, 404, o.encoding, { error: "not found" });
     }
     let instances: Uint8Array[];
     try {
       const parsed = this.instances(url, JSON.parse(body));
       if (typeof parsed === "string")
-        return send(res, parsed.startsWith("404") ? 404 : 400, o.encoding, { error: parsed });
+        return this.send(res, parsed.startsWith("404") ? 404 : 400, o.encoding, { error: parsed });
       instances = parsed;
     } catch (e) {
-      return send(res, 400, o.encoding, { error: `bad request: ${(e as Error).message}` });
+      return this.send(res, 400, o.encoding, { error: `bad request: ${(e as Error).message}` });
     }
     const ids = instances.map((px) => this.#ids.get(sha(px)) ?? "?");
     for (const id of ids) this.hits.set(id, (this.hits.get(id) ?? 0) + 1);
@@ -192,17 +194,31 @@ export class FakeSuspect {
         setTimeout(() => res.socket?.destroy(), 10);
         return;
       }
-      if (d === undefined) return send(res, 200, o.encoding, this.answer(preds));
+      if (d === undefined) return this.send(res, 200, o.encoding, this.answer(preds));
       if ("status" in d) {
         res.writeHead(d.status, { "content-type": "application/json", ...d.headers });
+        this.sent.push(Buffer.from(d.text ?? ""));
         return res.end(d.text ?? "");
       }
-      if ("json" in d) return send(res, 200, o.encoding, d.json(preds));
+      if ("json" in d) return this.send(res, 200, o.encoding, d.json(preds));
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(d.text(preds));
+      const text = d.text(preds);
+      this.sent.push(Buffer.from(text));
+      res.end(text);
     } finally {
       this.#active--;
     }
+  }
+
+  private send(res: ServerResponse, status: number, encoding: FakeSuspectOptions["encoding"], value: unknown): void {
+    const text = Buffer.from(JSON.stringify(value));
+    const wire = encoding === undefined ? text : COMPRESS[encoding](text);
+    this.sent.push(wire);
+    res.writeHead(status, {
+      "content-type": encoding === undefined ? "application/json" : "application/json; charset=utf-8",
+      ...(encoding === undefined ? {} : { "content-encoding": encoding, server: FAKE_SERVER }),
+    });
+    res.end(wire);
   }
 
   private instances(url: string, body: unknown): Uint8Array[] | string {
@@ -250,21 +266,6 @@ const COMPRESS = { gzip: gzipSync, br: brotliCompressSync, deflate: deflateSync 
 
 /** The server's identity in the `Server` header of compressed answers, for tests that check it is recorded. */
 export const FAKE_SERVER = "fake-suspect/1.0";
-
-function send(res: ServerResponse, status: number, encoding: FakeSuspectOptions["encoding"], value: unknown): void {
-  const text = Buffer.from(JSON.stringify(value));
-  if (encoding === undefined) {
-    res.writeHead(status, { "content-type": "application/json" });
-    res.end(text);
-    return;
-  }
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-encoding": encoding,
-    server: FAKE_SERVER,
-  });
-  res.end(COMPRESS[encoding](text));
-}
 
 /** A sleep that records what it was asked to wait and returns at once. */
 export function recordingSleep(): { sleep: (ms: number) => Promise<void>; waits: number[] } {
