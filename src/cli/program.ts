@@ -414,7 +414,11 @@ export function buildProgram(): Command {
       .command("verify")
       .description("re-check an evidence report without the key: proofs, body hashes, answers, p-value (exit 3 if not)")
       .argument("<report>", "report directory (or its report.json)")
-      .option("--chain", "also re-read the on-chain record from the chain (--rpc, or the embedded chain)"),
+      .option("--chain", "also re-read the on-chain record from the chain (--rpc, or the embedded chain)")
+      .option(
+        "--deployment <file>",
+        "with --chain: a deployment record you trust (registry, chain id, genesis); else --registry or your own record",
+      ),
   ).action(async (path: string, opts) =>
     (await import("./commands/evidence.js")).evidenceVerify(path, opts, globals()),
   );

@@ -53,6 +53,8 @@ export interface DetectRequest {
   /** Local models known not to be derived from the marked one (empirical null). */
   references?: readonly string[];
   onChain?: EvidenceReport["onChain"];
+  /** Why the chain of `onChain` is a dev chain (labelled in the HTML report), as found on the chain. */
+  devChain?: string | null;
   /** Where to write report.json, report.html and bodies/ (must not exist). */
   reportDir: string;
   signal?: AbortSignal;
@@ -188,7 +190,7 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
   r.onStage?.(`writing the evidence report to ${r.reportDir}`);
   await writeDirAtomic(r.reportDir, async (tmp) => {
     await writeFile(join(tmp, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
-    await writeFile(join(tmp, "report.html"), renderEvidenceHtml(report));
+    await writeFile(join(tmp, "report.html"), renderEvidenceHtml(report, { devChain: r.devChain ?? null }));
     await mkdir(join(tmp, "bodies"));
     const shas = new Set(evidenceQueries.flatMap((q) => [q.requestSha256, q.responseSha256]).filter((s) => s !== null));
     const log = await BodyLog.open(r.runDir, { readOnly: true });

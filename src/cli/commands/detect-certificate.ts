@@ -18,10 +18,17 @@ export async function resolveCertificate(
   flags: DetectFlags,
   globals: GlobalOptions,
   key: WatermarkKey,
-): Promise<{ certificate: Certificate; onChain: EvidenceReport["onChain"]; responseConfig: unknown }> {
+): Promise<{
+  certificate: Certificate;
+  onChain: EvidenceReport["onChain"];
+  /** Why the registration's chain is a dev chain (labelled in the report), or null. */
+  devChain: string | null;
+  responseConfig: unknown;
+}> {
   let certificate: Certificate | null = null;
   let certificateFrom = "";
   let onChain: EvidenceReport["onChain"] = null;
+  let devChain: string | null = null;
   if (flags.cert) {
     certificate = await readCertificate(flags.cert);
     certificateFrom = flags.cert;
@@ -76,12 +83,15 @@ export async function resolveCertificate(
         contract: ledger.registry.address,
         rpc: ledger.rpc,
         digest: digest.slice(2),
-        registeredAt: iso(rec.registeredAt) as string,
+        // the block's timestamp, which a registry cannot make up (its event argument it can)
+        registeredAt: iso((await ledger.provider.getBlock(rec.blockNumber))?.timestamp ?? rec.registeredAt) as string,
         registrant: rec.registrant,
         txHash: rec.txHash,
         blockNumber: rec.blockNumber,
         manifestCid: rec.manifestCid,
       };
+      const { devChainReason } = await import("../../detect/dev-chain.js");
+      devChain = await devChainReason(ledger);
     } finally {
       await ledger.close();
     }
@@ -118,5 +128,5 @@ export async function resolveCertificate(
     const cfg = await loadJsonApiConfig(flags.config);
     responseConfig = { ...cfg.response, batch: cfg.batch };
   }
-  return { certificate, onChain, responseConfig };
+  return { certificate, onChain, devChain, responseConfig };
 }

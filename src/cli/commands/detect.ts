@@ -52,7 +52,7 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
   }
   const s = settings(globals.dataDir ? { dataDir: globals.dataDir } : {});
   const key = await readKeyFile(flags.key, await getPassphrase());
-  const { certificate, onChain, responseConfig } = await resolveCertificate(flags, globals, key);
+  const { certificate, onChain, devChain, responseConfig } = await resolveCertificate(flags, globals, key);
   const decoys = await loadDecoys(flags.decoys, certificate.input.shape, flags.decoyRatio);
   const target = flags.protocol === "local" ? resolve(flags.endpoint) : flags.endpoint;
   const runId = createHash("sha256")
@@ -96,6 +96,7 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
       maxFailureFraction: flags.maxFailures,
       references: flags.reference ?? [],
       onChain,
+      devChain,
       reportDir,
       signal: abort.signal,
       onProgress: (p) => {

@@ -5,21 +5,40 @@ import { type LedgerFlags, ledgerOptions } from "./ledger-flags.js";
 
 /**
  * `provmark evidence verify <report>`: exit 0 when every check passes, 3 when one fails. With
- * --chain, the on-chain record is also re-read from the chain (--rpc, or the embedded chain).
+ * --chain, the on-chain record is also re-read from the chain (--rpc, or the embedded chain), in the
+ * registry the verifier trusts (--deployment, --registry, or its own deployment record).
  */
 export async function evidenceVerify(
   path: string,
-  flags: LedgerFlags & { chain?: boolean },
+  flags: LedgerFlags & { chain?: boolean; deployment?: string },
   globals: GlobalOptions,
 ): Promise<void> {
   const { verifyEvidence } = await import("../../detect/evidence-verify.js");
+  const { DEV_CHAIN_LABEL, devChainFromReport } = await import("../../detect/dev-chain.js");
   const { report, check } = await verifyEvidence(path);
+  let chain: {
+    verified: boolean;
+    chainId: string;
+    registry: string;
+    rpc: string;
+    devChain: string | null;
+  } | null = report.onChain
+    ? {
+        verified: false,
+        chainId: report.onChain.chainId,
+        registry: report.onChain.contract,
+        rpc: report.onChain.rpc,
+        devChain: devChainFromReport(report.onChain),
+      }
+    : null;
   if (flags.chain) {
     const { recheckOnChain } = await import("../../detect/evidence-chain.js");
-    const c = await recheckOnChain(report, ledgerOptions(flags, globals));
-    check.checks.push(c);
-    check.ok &&= c.ok;
+    const c = await recheckOnChain(report, ledgerOptions(flags, globals), { deploymentFile: flags.deployment });
+    check.checks.push(c.check);
+    check.ok &&= c.check.ok;
+    chain = c.chain ? { verified: c.check.ok, ...c.chain } : chain;
   }
+  const independent = chain === null ? null : chain.devChain === null;
   emit(
     {
       path,
@@ -34,6 +53,10 @@ export async function evidenceVerify(
       },
       suspect: report.suspect.target,
       onChain: report.onChain,
+      chain:
+        chain === null
+          ? null
+          : { ...chain, independent, note: chain.devChain === null ? null : `${DEV_CHAIN_LABEL}: ${chain.devChain}` },
       checks: check.checks,
     },
     flags,
@@ -45,6 +68,7 @@ export async function evidenceVerify(
         o.onChain
           ? `  certificate registered on chain ${o.onChain.chainId} at ${o.onChain.registeredAt} (tx ${o.onChain.txHash})${flags.chain ? "" : "; add --chain to re-read it from the chain"}`
           : "  no on-chain record attached",
+        ...(o.chain?.note ? [`  NOTE ${o.chain.note}`] : []),
       ].join("\n"),
   );
   process.exitCode = check.ok ? ExitCode.ok : ExitCode.notDetected;
