@@ -94,6 +94,9 @@ export const ErrorCodes = {
   ENVELOPE_INVALID: usage("An encrypted artifact envelope is malformed or truncated."),
   ENVELOPE_DECRYPT_FAILED: usage("An encrypted artifact could not be decrypted: wrong key, or it was altered."),
   DETECT_JOURNAL_INVALID: usage("A detection run's journal is damaged, or was made for another suspect."),
+  DETECT_RUN_DIR_FOREIGN: usage(
+    "The --run directory is not one provmark made, or holds other files: --fresh never deletes it.",
+  ),
   DETECT_PLAN_MISMATCH: usage("An unfinished detection run was planned with other settings (rerun them, or --fresh)."),
   SUSPECT_MODEL_MISMATCH: usage(
     "A local suspect or reference model does not take the certificate's inputs or classes.",

@@ -1,4 +1,5 @@
 import { ErrorCodes, ExitCode, isProvmarkError, ProvmarkError } from "../errors.js";
+import { scrubRpcSecrets } from "../ledger/redact-rpc-url.js";
 
 export interface OutputOptions {
   json?: boolean;
@@ -18,11 +19,12 @@ export function reportError(e: unknown, opts: { json?: boolean; debug?: boolean 
         cause: e,
         hints: ["This is a bug in provmark; rerun with --debug and report the output."],
       });
+  // an RPC key a message picked up anywhere (a server's echo, a bug) never reaches the terminal
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ error: err.toJSON() }, null, 2)}\n`);
+    process.stdout.write(`${scrubRpcSecrets(JSON.stringify({ error: err.toJSON() }, null, 2))}\n`);
   } else {
     const lines = [`error[${err.code}]: ${err.message}`, ...err.hints.map((h) => `  hint: ${h}`)];
-    process.stderr.write(`${lines.join("\n")}\n`);
+    process.stderr.write(`${scrubRpcSecrets(lines.join("\n"))}\n`);
   }
   if (opts.debug) {
     const stack = (err.code === "INTERNAL" ? (err.cause as Error | undefined) : err)?.stack;

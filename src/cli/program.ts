@@ -431,7 +431,7 @@ export function buildProgram(): Command {
       )
       .option("--reference <dir>", "independently trained model (empirical null), repeatable", collect)
       .option("--run <dir>", "journal directory (default: <data dir>/runs/<id>; an unfinished run resumes)")
-      .option("--fresh", "discard an unfinished run's answers and start over")
+      .option("--fresh", "discard an unfinished run's answers and start over (only in a run directory provmark made)")
       .option("--report <dir>", "where to write the evidence report (default: <data dir>/reports/<id>-<time>)")
       .option("--anchor", "store the report in IPFS and file a claim on chain (needs --digest)"),
     { write: true },
@@ -457,7 +457,11 @@ export function buildProgram(): Command {
         numArg("--max-failures", 0, 1),
         0.2,
       )
-      .option("--accept-v1", "accept v1 certificates' labels (not provably fixed at release) with a warning"),
+      .option("--accept-v1", "accept v1 certificates' labels (not provably fixed at release) with a warning")
+      .option(
+        "--deployment <file>",
+        "with --chain: a deployment record you trust (registry, chain id, genesis); else --registry or your own record",
+      ),
   ).action(async (path: string, opts) =>
     (await import("./commands/evidence.js")).evidenceVerify(path, opts, globals()),
   );

@@ -24,7 +24,8 @@ import { VERSION } from "../version.js";
 import { openAdapter } from "./adapters/open-adapter.js";
 import type { QueryInput, SuspectAdapter } from "./adapters/types.js";
 import { renderEvidenceHtml } from "./report/html.js";
-import { clearCurrentRun, loadOrCreatePlan, type RunPlan } from "./run-plan.js";
+import { clearRunDir } from "./run-dir.js";
+import { loadOrCreatePlan, type RunPlan } from "./run-plan.js";
 import { BodyLog } from "./runner/body-log.js";
 import { runQueries } from "./runner/run-queries.js";
 
@@ -63,6 +64,8 @@ export interface DetectRequest {
   /** Local models known not to be derived from the marked one (empirical null). */
   references?: readonly string[];
   onChain?: EvidenceReport["onChain"];
+  /** Why the chain of `onChain` is a dev chain (labelled in the HTML report), as found on the chain. */
+  devChain?: string | null;
   /** Where to write report.json, report.html and bodies/ (must not exist). */
   reportDir: string;
   signal?: AbortSignal;
@@ -224,7 +227,7 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
   r.onStage?.(`writing the evidence report to ${r.reportDir}`);
   await writeDirAtomic(r.reportDir, async (tmp) => {
     await writeFile(join(tmp, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
-    await writeFile(join(tmp, "report.html"), renderEvidenceHtml(report));
+    await writeFile(join(tmp, "report.html"), renderEvidenceHtml(report, { devChain: r.devChain ?? null }));
     await mkdir(join(tmp, "bodies"));
     const shas = new Set(evidenceQueries.flatMap((q) => [q.requestSha256, q.responseSha256]).filter((s) => s !== null));
     const log = await BodyLog.open(r.runDir, { readOnly: true });
@@ -239,7 +242,7 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
   });
   // A finished run lives on in its report (bodies included) and in the plan log, which stays so the
   // next run takes the next block and is counted; an interrupted one stays, so rerunning resumes it.
-  if (run.complete && !r.keepRunDir) await clearCurrentRun(r.runDir);
+  if (run.complete && !r.keepRunDir) await clearRunDir(r.runDir);
   return { decision, reportDir: r.reportDir, runDir: r.runDir, resumed: run.resumed, complete: run.complete, report };
 }
 
@@ -267,6 +270,7 @@ function toEvidenceQueries(
       // As journaled when the batch went out: a resumed run re-sends failures in new batches.
       batchPosition: entry ? entry.batch.index : null,
       batchSize: entry ? entry.batch.size : null,
+      response: ex?.response ?? null,
     };
   });
 }

@@ -1,5 +1,11 @@
 import type { EvidenceReport } from "../core/detect/evidence.js";
-import { type LedgerOptions, openLedger } from "../ledger/open-ledger.js";
+import { isProvmarkError, ProvmarkError } from "../errors.js";
+import { ledgerError } from "../ledger/decode-error.js";
+import { type Deployment, readDeploymentFile } from "../ledger/deployments.js";
+import { type Ledger, type LedgerOptions, openLedger } from "../ledger/open-ledger.js";
+import type { VersionRecord } from "../ledger/registry-client.js";
+import { DEV_CHAIN_LABEL, devChainReason } from "./dev-chain.js";
+import { isoInstant } from "./iso-instant.js";
 
 export interface ChainCheck {
   name: string;
@@ -7,52 +13,165 @@ export interface ChainCheck {
   detail: string;
 }
 
+/** What the chain check found out about the chain itself (null when it could not get that far). */
+export interface ChainFacts {
+  chainId: string;
+  /** The registry the verifier trusts (never the report's). */
+  registry: string;
+  /** Where the chain was read (credentials redacted). */
+  rpc: string;
+  /** Why the chain is a dev chain whose records date nothing, or null. */
+  devChain: string | null;
+}
+
+export interface ChainRecheck {
+  check: ChainCheck;
+  chain: ChainFacts | null;
+}
+
+export interface ChainTrust {
+  /** A deployment record the verifier trusts (`--deployment`): its registry, chain id and genesis. */
+  deploymentFile?: string | undefined;
+}
+
+const NAME = "on-chain record re-read from the chain";
+
 /**
- * Re-reads the report's on-chain record from the chain itself (not from the report): the version is
- * registered, its certificate hash is the report's certificate, its block time is the one reported,
- * and that time precedes the detection run — the priority a dispute rests on.
+ * Re-reads the report's on-chain record from the chain in the registry the verifier trusts —
+ * `--deployment <file>`, else `--registry` / PROVMARK_REGISTRY, else the verifier's own deployment
+ * record for that chain, never the report's `contract` (a report naming another one is flagged).
+ * Checks that the version is registered there with the report's certificate, by the report's
+ * transaction in the report's block, not revoked, and that the registration's time — its block's
+ * timestamp, not the event's argument — is the reported one and precedes the run's start. Dates that
+ * are not ISO 8601 fail. A dev chain is labelled "not independent evidence" (`chain.devChain`).
  */
 export async function recheckOnChain(
   report: EvidenceReport,
   ledgerOptions: Omit<LedgerOptions, "access">,
-): Promise<ChainCheck> {
-  const name = "on-chain record re-read from the chain";
+  trust: ChainTrust = {},
+): Promise<ChainRecheck> {
   const rec = report.onChain;
-  if (!rec) return { name, ok: false, detail: "the report carries no on-chain record (detect with --digest)" };
-  const ledger = await openLedger({
-    ...ledgerOptions,
-    registry: ledgerOptions.registry ?? rec.contract,
-    access: "read",
-  });
+  if (!rec) {
+    return {
+      check: { name: NAME, ok: false, detail: "the report carries no on-chain record (detect with --digest)" },
+      chain: null,
+    };
+  }
+  const deployment = trust.deploymentFile === undefined ? null : await readDeploymentFile(trust.deploymentFile);
+  const registry = deployment?.address ?? ledgerOptions.registry;
+  const ledger = await openLedger({ ...ledgerOptions, ...(registry ? { registry } : {}), access: "read" }).catch(
+    (e: unknown) => {
+      throw isProvmarkError(e, "REGISTRY_NOT_DEPLOYED") ? noTrustedRegistry(e, rec.contract) : e;
+    },
+  );
   try {
-    const problems: string[] = [];
+    if (!ledger.registry) throw noTrustedRegistry(null, rec.contract, ledger.rpc);
+    const address = ledger.registry.address;
+    const problems = [
+      ...datesProblems(report),
+      ...(deployment ? await deploymentProblems(ledger, deployment, trust.deploymentFile as string) : []),
+    ];
+    if (rec.contract.toLowerCase() !== address.toLowerCase()) {
+      problems.push(`the report names registry ${rec.contract}; the registry you trust is ${address}`);
+    }
     if (ledger.chainId.toString() !== rec.chainId) {
       problems.push(`${ledger.rpc} is chain ${ledger.chainId}, the report names chain ${rec.chainId}`);
     }
-    const v = ledger.registry ? await ledger.registry.version(`0x${rec.digest}`) : null;
-    if (!v) {
-      problems.push(`${rec.digest} is not registered on ${ledger.rpc}`);
-    } else {
-      if (v.certificateHash !== `0x${report.certificate.hash}`) {
-        problems.push(`the chain's certificate hash is ${v.certificateHash}, not the report's certificate`);
-      }
-      const at = new Date(v.registeredAt * 1000).toISOString();
-      if (at !== rec.registeredAt) problems.push(`registered at ${at} on chain, the report says ${rec.registeredAt}`);
-      if (v.txHash !== rec.txHash) problems.push(`registered by tx ${v.txHash}, the report says ${rec.txHash}`);
-      if (Date.parse(at) > Date.parse(report.run.startedAt)) {
-        problems.push(`the registration (${at}) does not precede the run (${report.run.startedAt})`);
-      }
-      if (v.revokedAt !== null)
-        problems.push(`the version was revoked at ${new Date(v.revokedAt * 1000).toISOString()}`);
+    const v = await ledger.registry.version(`0x${rec.digest}`);
+    let at: string | null = null;
+    if (!v) problems.push(`${rec.digest} is not registered in registry ${address} on ${ledger.rpc}`);
+    else {
+      at = await blockTime(ledger, v.blockNumber);
+      problems.push(...recordProblems(report, v, at));
     }
-    return problems.length
-      ? { name, ok: false, detail: problems.join("; ") }
+    const devChain = await devChainReason(ledger);
+    const chain: ChainFacts = { chainId: ledger.chainId.toString(), registry: address, rpc: ledger.rpc, devChain };
+    const label = devChain === null ? "" : ` — ${DEV_CHAIN_LABEL} (${devChain})`;
+    const check: ChainCheck = problems.length
+      ? { name: NAME, ok: false, detail: `${problems.join("; ")}${label}` }
       : {
-          name,
+          name: NAME,
           ok: true,
-          detail: `registered at ${rec.registeredAt} on chain ${rec.chainId} (${ledger.rpc}), before the run`,
+          detail: `registered at ${at} (its block's timestamp) in registry ${address} on chain ${ledger.chainId} (${ledger.rpc}), before the run${label}`,
         };
+    return { check, chain };
   } finally {
     await ledger.close();
   }
+}
+
+function noTrustedRegistry(cause: ProvmarkError | null, reported: string, rpc?: string): ProvmarkError {
+  const where = rpc === undefined ? "" : ` on ${rpc}`;
+  return new ProvmarkError(
+    "REGISTRY_NOT_DEPLOYED",
+    `evidence verify --chain needs a registry you trust${where}${cause ? ` (${cause.message})` : ""}; the report's own (${reported}) is not taken on its word`,
+    {
+      ...(cause === null ? {} : { cause }),
+      ...(cause?.subject === undefined ? {} : { subject: cause.subject }),
+      hints: [
+        "Pass --registry <address> (or PROVMARK_REGISTRY) of the ProvenanceRegistry you trust on that chain,",
+        "or --deployment <file>: a provmark deployment record you trust (it also pins the chain by its genesis).",
+      ],
+    },
+  );
+}
+
+function datesProblems(report: EvidenceReport): string[] {
+  const problems: string[] = [];
+  const dates = { "run.startedAt": report.run.startedAt, "onChain.registeredAt": report.onChain?.registeredAt ?? "" };
+  for (const [field, value] of Object.entries(dates)) {
+    if (isoInstant(value) === null) problems.push(`${field} ${JSON.stringify(value)} is not an ISO 8601 date-time`);
+  }
+  return problems;
+}
+
+async function deploymentProblems(ledger: Ledger, d: Deployment, file: string): Promise<string[]> {
+  const problems: string[] = [];
+  if (d.chainId !== ledger.chainId.toString()) {
+    problems.push(`${file} is for chain ${d.chainId}, ${ledger.rpc} is chain ${ledger.chainId}`);
+  }
+  const genesis = await ledger.provider.getBlock(0).catch((e: unknown) => {
+    throw ledgerError(e, "read the genesis block", ledger.rpc);
+  });
+  if (genesis?.hash !== d.genesisHash) {
+    problems.push(`${ledger.rpc}'s genesis block is ${genesis?.hash}, not ${d.genesisHash} as ${file} records`);
+  }
+  return problems;
+}
+
+/** A block's timestamp as ISO 8601: the only registration time a contract cannot make up. */
+async function blockTime(ledger: Ledger, blockNumber: number): Promise<string> {
+  const block = await ledger.provider.getBlock(blockNumber).catch((e: unknown) => {
+    throw ledgerError(e, `read block ${blockNumber}`, ledger.rpc);
+  });
+  if (!block) {
+    throw new ProvmarkError(
+      "CHAIN_RPC_ERROR",
+      `${ledger.rpc} has no block ${blockNumber}, which logged the registration`,
+      {
+        subject: ledger.rpc,
+      },
+    );
+  }
+  return new Date(block.timestamp * 1000).toISOString();
+}
+
+function recordProblems(report: EvidenceReport, v: VersionRecord, at: string): string[] {
+  const rec = report.onChain as NonNullable<EvidenceReport["onChain"]>;
+  const problems: string[] = [];
+  if (v.certificateHash !== `0x${report.certificate.hash}`) {
+    problems.push(`the chain's certificate hash is ${v.certificateHash}, not the report's certificate`);
+  }
+  const claimedByEvent = new Date(v.registeredAt * 1000).toISOString();
+  if (claimedByEvent !== at) problems.push(`the registry's event says ${claimedByEvent}, its block is stamped ${at}`);
+  if (at !== rec.registeredAt) problems.push(`registered at ${at} (block time), the report says ${rec.registeredAt}`);
+  if (v.txHash !== rec.txHash) problems.push(`registered by tx ${v.txHash}, the report says ${rec.txHash}`);
+  if (v.blockNumber !== rec.blockNumber)
+    problems.push(`registered in block ${v.blockNumber}, the report says ${rec.blockNumber}`);
+  const started = isoInstant(report.run.startedAt);
+  if (started !== null && Date.parse(at) > started) {
+    problems.push(`the registration (${at}) does not precede the run (${report.run.startedAt})`);
+  }
+  if (v.revokedAt !== null) problems.push(`the version was revoked at ${new Date(v.revokedAt * 1000).toISOString()}`);
+  return problems;
 }

@@ -9,14 +9,26 @@ import {
   type VerifierPolicy,
 } from "../core/detect/evidence-check.js";
 import { certificateClasses } from "../core/watermark/certificate.js";
+import { ProvmarkError } from "../errors.js";
 import { readJsonFile } from "../watermark/read-json.js";
+import { decodeContentEncoding } from "./adapters/content-encoding.js";
+import { MAX_RESPONSE_BYTES, sha256Hex } from "./adapters/http-exchange.js";
 import { responseParser } from "./adapters/parse-response.js";
+import { certificateNumberProblems } from "./certificate-numbers.js";
 
 /** Reads `<dir>/report.json` (or a report file) and validates it against the evidence schema. */
 export async function readEvidence(path: string): Promise<{ report: EvidenceReport; dir: string }> {
   const file = path.endsWith(".json") ? path : join(path, "report.json");
   const dir = path.endsWith(".json") ? join(path, "..") : path;
-  return { report: await readJsonFile(file, evidenceSchema, "provmark evidence report", "EVIDENCE_INVALID"), dir };
+  const report = await readJsonFile(file, evidenceSchema, "provmark evidence report", "EVIDENCE_INVALID");
+  const problems = certificateNumberProblems(report.certificate.document, "certificate.document.");
+  if (problems.length > 0) {
+    throw new ProvmarkError("EVIDENCE_INVALID", `${file}: ${problems.join("; ")}`, {
+      subject: file,
+      hints: ["No release has such a certificate: the report was edited or is not provmark's."],
+    });
+  }
+  return { report, dir };
 }
 
 /** Re-checks a report directory without the secret key (see recheckEvidence for what is checked). */
@@ -29,6 +41,7 @@ export async function verifyEvidence(
     classes: certificateClasses(report.certificate.document),
     responseConfig: report.suspect.responseConfig,
   });
+  const decode = storedBodyDecoder(report);
   const check = recheckEvidence(
     report,
     {
@@ -40,13 +53,42 @@ export async function verifyEvidence(
           return null;
         }
       },
-      parseResponse: (body, size) => parse(body, size),
+      parseResponse: (body, size) => {
+        const decoded = decode(body);
+        return decoded === null ? Array.from({ length: size }, () => null) : parse(decoded, size);
+      },
       requestInstance: (body, position) =>
         requestInstance(report.suspect.protocol, body, position, report.suspect.request),
     },
     policy,
   );
   return { report, check };
+}
+
+/**
+ * Stored response bodies are the bytes as received: each is decoded by the Content-Encoding its rows
+ * recorded before it is parsed (null when it does not decode, or its rows disagree on the encoding).
+ */
+function storedBodyDecoder(report: EvidenceReport): (body: Uint8Array) => Uint8Array | null {
+  const encodings = new Map<string, string | null>();
+  const conflicting = new Set<string>();
+  for (const q of report.queries) {
+    if (q.responseSha256 === null) continue;
+    const enc = q.response?.encoding ?? null;
+    const had = encodings.get(q.responseSha256);
+    if (had !== undefined && had !== enc) conflicting.add(q.responseSha256);
+    encodings.set(q.responseSha256, enc);
+  }
+  const decoded = new Map<string, Uint8Array | null>();
+  return (body) => {
+    const sha = sha256Hex(body);
+    if (conflicting.has(sha)) return null;
+    if (!decoded.has(sha)) {
+      const d = decodeContentEncoding(body, encodings.get(sha) ?? null, MAX_RESPONSE_BYTES);
+      decoded.set(sha, d.ok ? d.body : null);
+    }
+    return decoded.get(sha) ?? null;
+  };
 }
 
 const numbers = (v: unknown): Float32Array | null => {
@@ -56,9 +98,9 @@ const numbers = (v: unknown): Float32Array | null => {
 };
 
 /**
- * Instance `position` of a request body as the verifier reads it back: the numbers of a TF Serving or
- * KServe v2 request, the input hash of a local run; null when the body cannot be read that way (the
- * check that needs it then fails, by name).
+ * Instance `position` of a request body as the verifier reads it back: the numbers of a TF Serving,
+ * KServe v2 or generic JSON request, the input hash of a local run. A body of any other shape gives
+ * null, and the check that needs it fails, naming the query: a forged report is INVALID, never a crash.
  */
 export function requestInstance(
   protocol: string,
@@ -72,13 +114,15 @@ export function requestInstance(
   } catch {
     return null;
   }
-  if (json === null || typeof json !== "object") return null;
+  if (json === null || typeof json !== "object" || !Number.isInteger(position) || position < 0) return null;
   if (protocol === "tfserving") {
-    const values = numbers((json as { instances?: unknown[] }).instances?.[position]);
+    const instances = (json as { instances?: unknown }).instances;
+    const values = Array.isArray(instances) ? numbers(instances[position]) : null;
     return values ? { values } : null;
   }
   if (protocol === "kserve") {
-    const input = (json as { inputs?: { shape?: unknown; data?: unknown }[] }).inputs?.[0];
+    const inputs = (json as { inputs?: unknown }).inputs;
+    const input = (Array.isArray(inputs) ? inputs[0] : undefined) as { shape?: unknown; data?: unknown } | undefined;
     const shape = input?.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d > 0)) return null;
     const all = numbers(input?.data);
@@ -97,7 +141,8 @@ export function requestInstance(
     return values ? { values, scale: request.scale } : null;
   }
   if (protocol === "local") {
-    const sha = (json as { inputs?: unknown[] }).inputs?.[position];
+    const inputs = (json as { inputs?: unknown }).inputs;
+    const sha = Array.isArray(inputs) ? inputs[position] : undefined;
     return typeof sha === "string" && /^[0-9a-f]{64}$/.test(sha) ? { sha256: sha } : null;
   }
   return null;

@@ -1,17 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { appendFile, mkdir, open, readFile, rm } from "node:fs/promises";
+import { appendFile, mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { canonicalHash, canonicalJson } from "../core/canonical-json.js";
 import { type RunPlanDoc, runPlanSchema } from "../core/detect/evidence.js";
 import { type Plan, planQueries } from "../core/detect/plan.js";
 import { fromFsError, ProvmarkError } from "../errors.js";
 import { writeFileAtomic } from "../model/atomic-write.js";
-import { BODIES_LOG } from "./runner/body-log.js";
-import { ANSWERS_FILE } from "./runner/journal.js";
+import { clearRunDir, PLAN_FILE, PLAN_LOG } from "./run-dir.js";
 
-export const PLAN_FILE = "plan.json";
-/** Every plan ever committed in this run directory, one JSON line each; never deleted by provmark. */
-export const PLAN_LOG = "plans.jsonl";
+export { PLAN_FILE, PLAN_LOG };
 
 export interface CommittedPlan {
   planHash: string;
@@ -106,11 +103,11 @@ async function commitPlan(runDir: string, planHash: string, plan: RunPlanDoc): P
  * abandons the unfinished run's answers but never the plan log: a dropped run still counts.
  */
 export async function loadOrCreatePlan(runDir: string, wanted: PlanWanted, fresh: boolean): Promise<RunPlan> {
+  const path = join(runDir, PLAN_FILE);
+  if (fresh) await clearRunDir(runDir);
   await mkdir(runDir, { recursive: true }).catch((e: unknown) => {
     throw fromFsError(e, runDir, "create");
   });
-  const path = join(runDir, PLAN_FILE);
-  if (fresh) await clearCurrentRun(runDir);
   const log = await readPlanLog(runDir);
   const committedFor = () =>
     log
@@ -206,12 +203,4 @@ export function planOf(doc: RunPlanDoc): Plan {
     runSeed: doc.runSeed,
     ...(doc.block !== null ? { triggers: doc.triggers } : {}),
   });
-}
-
-/**
- * Ends the current run in a run directory: its plan, answers and bodies go (they live on in the
- * report); the plan log stays. Only provmark's own file names are touched.
- */
-export async function clearCurrentRun(runDir: string): Promise<void> {
-  for (const f of [PLAN_FILE, ANSWERS_FILE, BODIES_LOG]) await rm(join(runDir, f), { force: true });
 }

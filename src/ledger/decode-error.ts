@@ -1,6 +1,7 @@
 import { Interface } from "ethers";
 import { type ErrorCode, isProvmarkError, ProvmarkError } from "../errors.js";
 import { PROVENANCE_REGISTRY_ABI, type ProvenanceRegistryErrorName } from "./generated/provenance-registry.js";
+import { redactUrlsIn } from "./redact-rpc-url.js";
 
 const registryInterface = new Interface(PROVENANCE_REGISTRY_ABI);
 
@@ -99,7 +100,7 @@ function nestedMessages(e: unknown, depth = 0): string[] {
 }
 
 const shortMessage = (e: unknown) =>
-  (e as { shortMessage?: string })?.shortMessage ?? (e as Error)?.message ?? String(e);
+  redactUrlsIn((e as { shortMessage?: string })?.shortMessage ?? (e as Error)?.message ?? String(e));
 
 /**
  * Turns whatever a contract call threw into a coded ProvmarkError: the registry's custom errors by
@@ -159,7 +160,11 @@ export function ledgerError(e: unknown, action: string, rpc: string): ProvmarkEr
       hints: ["Nothing was recorded. Check the signer's pending transactions and retry."],
     });
   }
-  const detail = nestedMessages(e).find((m) => m !== msg && !/could not coalesce/i.test(m)) ?? msg;
+  // ethers quotes the request URL (API key included) in its full messages
+  const detail =
+    nestedMessages(e)
+      .map(redactUrlsIn)
+      .find((m) => m !== msg && !/could not coalesce/i.test(m)) ?? msg;
   return new ProvmarkError("CHAIN_RPC_ERROR", `${action}: ${rpc} answered with an error: ${detail}`, {
     cause: e,
     subject: rpc,

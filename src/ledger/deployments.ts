@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { ProvmarkError } from "../errors.js";
+import { fromFsError, ProvmarkError } from "../errors.js";
 import { writeFileAtomic } from "../model/atomic-write.js";
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
@@ -27,28 +27,39 @@ export const deploymentPath = (dir: string, chainId: bigint) => join(dir, "deplo
 
 /** The recorded deployment for a chain id, or null when there is none. */
 export async function readDeployment(dir: string, chainId: bigint): Promise<Deployment | null> {
-  const path = deploymentPath(dir, chainId);
+  return readDeploymentFile(deploymentPath(dir, chainId), { missingOk: true });
+}
+
+/**
+ * A deployment record file (`provmark deploy` writes them; a verifier may be handed one it trusts).
+ * Unreadable, not JSON or not a record: REGISTRY_NOT_DEPLOYED naming the file. Missing: null with
+ * `missingOk`, else PATH_NOT_FOUND.
+ */
+export async function readDeploymentFile(path: string, o: { missingOk: true }): Promise<Deployment | null>;
+export async function readDeploymentFile(path: string, o?: { missingOk?: false }): Promise<Deployment>;
+export async function readDeploymentFile(path: string, o: { missingOk?: boolean } = {}): Promise<Deployment | null> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new ProvmarkError("PATH_UNREADABLE", `cannot read ${path}: ${(e as Error).message}`, { subject: path });
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" && o.missingOk) return null;
+    throw fromFsError(e, path);
   }
-  const parsed = (() => {
-    try {
-      return deploymentSchema.safeParse(JSON.parse(text));
-    } catch {
-      return null;
-    }
-  })();
-  if (!parsed?.success) {
-    throw new ProvmarkError("REGISTRY_NOT_DEPLOYED", `${path} is not a valid deployment record`, {
-      subject: path,
-      hints: ["Fix or remove the file and run `provmark deploy`, or pass --registry <address>."],
-    });
+  let problem = "it is not JSON";
+  try {
+    const parsed = deploymentSchema.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+    problem = parsed.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+      .join("; ");
+  } catch {
+    // not JSON: the problem says so
   }
-  return parsed.data;
+  throw new ProvmarkError("REGISTRY_NOT_DEPLOYED", `${path} is not a valid deployment record (${problem})`, {
+    subject: path,
+    hints: ["Fix or remove the file and run `provmark deploy`, or pass --registry <address>."],
+  });
 }
 
 export async function writeDeployment(dir: string, d: Deployment): Promise<string> {

@@ -1,11 +1,20 @@
 import { join } from "node:path";
-import { BrowserProvider, type JsonRpcApiProvider, JsonRpcProvider, Network, parseEther, Wallet } from "ethers";
+import {
+  BrowserProvider,
+  type JsonRpcApiProvider,
+  JsonRpcProvider,
+  Network,
+  type Provider,
+  parseEther,
+  Wallet,
+} from "ethers";
 import { ProvmarkError } from "../errors.js";
 import { ledgerError } from "./decode-error.js";
 import { deployRegistry } from "./deploy.js";
 import { type Deployment, deploymentPath, readDeployment, writeDeployment } from "./deployments.js";
+import { redactRpcUrl } from "./redact-rpc-url.js";
 import { RegistryClient } from "./registry-client.js";
-import { displayRpc, parseRpcUrl, probeChainId } from "./rpc-probe.js";
+import { parseRpcUrl, probeChainId } from "./rpc-probe.js";
 import { loadSigner, type SignerSource } from "./signer.js";
 
 export interface LedgerOptions {
@@ -31,6 +40,8 @@ export interface Ledger {
   chainId: bigint;
   /** Null only when reading an embedded chain that has no registry yet (nothing was ever registered). */
   registry: RegistryClient | null;
+  /** For reads the registry client does not wrap (blocks, receipts, balances); errors go through ledgerError. */
+  provider: Provider;
   deployment: Deployment | null;
   signer: string | null;
   close(): Promise<void>;
@@ -64,7 +75,9 @@ async function openEmbedded(o: LedgerOptions): Promise<Ledger> {
     const dev = new Wallet(DEV_ACCOUNT_KEYS[0] as string, provider);
     const own = await loadSigner(o.signer ?? {});
     const signer = own ? own.connect(provider) : dev;
-    let deployment = await readDeployment(stateDir, chain.chainId);
+    // --registry names the registry on the embedded chain too (a verifier's own choice)
+    const chosen = o.registry === undefined ? null : await checkRegistryAddress(o.registry, provider, chain.chainId);
+    let deployment = chosen === null ? await readDeployment(stateDir, chain.chainId) : null;
     if (deployment && (await provider.getCode(deployment.address)) === "0x") deployment = null;
     const close = async () => {
       provider.destroy();
@@ -76,16 +89,17 @@ async function openEmbedded(o: LedgerOptions): Promise<Ledger> {
         const tx = await dev.sendTransaction({ to: own.address, value: parseEther("100") });
         await tx.wait();
       }
-      if (!deployment) {
+      if (!deployment && chosen === null) {
         deployment = await deployRegistry(dev, provider, { confirmations: 1, rpc, txTimeoutMs: 60_000 });
         await writeDeployment(stateDir, deployment);
       }
     }
-    const registry = deployment
+    const address = chosen ?? deployment?.address;
+    const registry = address
       ? new RegistryClient({
-          address: deployment.address,
+          address,
           runner: o.access === "write" ? signer : provider,
-          fromBlock: deployment.blockNumber,
+          fromBlock: deployment?.blockNumber ?? 0,
           rpc,
           confirmations: 1,
         })
@@ -95,6 +109,7 @@ async function openEmbedded(o: LedgerOptions): Promise<Ledger> {
       rpc,
       chainId: chain.chainId,
       registry,
+      provider,
       deployment,
       signer: o.access === "write" ? signer.address : null,
       close,
@@ -114,7 +129,7 @@ async function openRpc(
   devKey?: string,
 ): Promise<Ledger> {
   parseRpcUrl(url);
-  const rpc = displayRpc(url);
+  const rpc = redactRpcUrl(url);
   const chainId = await probeChainId(url, o.rpcTimeoutMs ?? 10_000);
   if (o.expectChainId !== undefined && o.expectChainId !== chainId) {
     throw new ProvmarkError("CHAIN_ID_MISMATCH", `${rpc} serves chain ${chainId}, not ${o.expectChainId}`, {
@@ -164,6 +179,7 @@ async function openRpc(
       rpc,
       chainId,
       registry,
+      provider,
       deployment,
       signer: wallet?.address ?? null,
       close: async () => provider.destroy(),
@@ -183,17 +199,7 @@ async function resolveDeployment(
 ): Promise<Deployment | null> {
   try {
     if (o.registry) {
-      if (!/^0x[0-9a-fA-F]{40}$/.test(o.registry)) {
-        throw new ProvmarkError("USAGE", `--registry must be a 0x-prefixed address, got ${o.registry}`, {
-          subject: "--registry",
-        });
-      }
-      if ((await provider.getCode(o.registry)) === "0x") {
-        throw new ProvmarkError("REGISTRY_NOT_DEPLOYED", `${o.registry} has no contract code on chain ${chainId}`, {
-          subject: o.registry,
-          hints: ["Check the address and the network (--rpc)."],
-        });
-      }
+      await checkRegistryAddress(o.registry, provider, chainId);
       return null;
     }
     const d = await readDeployment(dir, chainId);
@@ -213,4 +219,20 @@ async function resolveDeployment(
   } catch (e) {
     throw ledgerError(e, "find the registry", rpc);
   }
+}
+
+/** `--registry`: a 0x address with contract code on this chain. */
+async function checkRegistryAddress(address: string, provider: Provider, chainId: bigint): Promise<string> {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(address)) {
+    throw new ProvmarkError("USAGE", `--registry must be a 0x-prefixed address, got ${address}`, {
+      subject: "--registry",
+    });
+  }
+  if ((await provider.getCode(address)) === "0x") {
+    throw new ProvmarkError("REGISTRY_NOT_DEPLOYED", `${address} has no contract code on chain ${chainId}`, {
+      subject: address,
+      hints: ["Check the address and the network (--rpc)."],
+    });
+  }
+  return address;
 }

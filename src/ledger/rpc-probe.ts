@@ -1,4 +1,5 @@
 import { ProvmarkError } from "../errors.js";
+import { redactRpcUrl, redactUrlsIn } from "./redact-rpc-url.js";
 
 /** Validates an RPC URL flag: http(s) only (websocket endpoints are not supported). */
 export function parseRpcUrl(url: string): URL {
@@ -17,22 +18,12 @@ export function parseRpcUrl(url: string): URL {
   return u;
 }
 
-/** The URL without credentials or query (API keys often live there), for messages and records. */
-export function displayRpc(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
-  } catch {
-    return "<invalid url>";
-  }
-}
-
 /**
  * Asks the endpoint for its chain id with a timeout, so a dead URL fails fast with a coded error
  * instead of ethers' endless "failed to detect network" retries.
  */
 export async function probeChainId(url: string, timeoutMs: number): Promise<bigint> {
-  const shown = displayRpc(url);
+  const shown = redactRpcUrl(url);
   let res: Response;
   try {
     res = await fetch(url, {
@@ -53,23 +44,31 @@ export async function probeChainId(url: string, timeoutMs: number): Promise<bigi
     });
   }
   const text = await res.text().catch(() => "");
-  let body: { result?: unknown; error?: { message?: string } } | undefined;
+  let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
     body = undefined;
   }
-  if (!res.ok || body === undefined || typeof body.result !== "string" || !/^0x[0-9a-f]+$/i.test(body.result)) {
-    const detail = body?.error?.message ?? `HTTP ${res.status}${text ? `: ${text.slice(0, 120)}` : ""}`;
-    throw new ProvmarkError("CHAIN_RPC_ERROR", `${shown} is not an EVM JSON-RPC endpoint (eth_chainId: ${detail})`, {
-      subject: shown,
-      hints: ["Check the URL's path: providers often need /v3/<key> or similar."],
-    });
+  // a body may be any JSON (null, a number, an array): only an object's fields are read
+  const o = body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  const result = o.result;
+  if (!res.ok || typeof result !== "string" || !/^0x[0-9a-f]+$/i.test(result)) {
+    const message = (o.error as { message?: unknown } | null | undefined)?.message;
+    const detail = typeof message === "string" ? message : `HTTP ${res.status}${text ? `: ${text.slice(0, 120)}` : ""}`;
+    throw new ProvmarkError(
+      "CHAIN_RPC_ERROR",
+      `${shown} is not an EVM JSON-RPC endpoint (eth_chainId: ${redactUrlsIn(detail)})`,
+      {
+        subject: shown,
+        hints: ["Check the URL's path: providers often need /v3/<key> or similar."],
+      },
+    );
   }
-  return BigInt(body.result);
+  return BigInt(result);
 }
 
 function causeText(e: unknown): string {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (e as Error).message;
+  return redactUrlsIn(cause?.code ?? cause?.message ?? (e as Error).message);
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { fromFsError, ProvmarkError } from "../errors.js";
+import { fsyncDir, fsyncTree } from "./durable-io.js";
 
 async function exists(p: string): Promise<boolean> {
   return stat(p).then(
@@ -21,9 +22,10 @@ export async function assertOutputFree(out: string, overwrite: boolean, hint: st
 }
 
 /**
- * Writes a directory atomically: `fill` writes into a fresh temp sibling, which is renamed into
- * place only when complete, so a crash or error never leaves a half-written output. An existing
- * output is refused unless `overwrite`, and then replaced only after the new one is complete.
+ * Writes a directory atomically: `fill` writes into a fresh temp sibling, whose files are fsynced
+ * before it is renamed into place (and the parent directory after), so neither an error nor a crash
+ * or power loss leaves a half-written output. An existing output is refused unless `overwrite`, and
+ * then replaced only after the new one is complete.
  */
 export async function writeDirAtomic(
   out: string,
@@ -40,13 +42,16 @@ export async function writeDirAtomic(
   try {
     await mkdir(tmp, { recursive: false });
     await fill(tmp);
+    await fsyncTree(tmp);
     if (await exists(out)) {
       const old = join(parent, `.${basename(out)}.old-${tag}`);
       await rename(out, old);
       await rename(tmp, out);
+      await fsyncDir(parent);
       await rm(old, { recursive: true, force: true });
     } else {
       await rename(tmp, out);
+      await fsyncDir(parent);
     }
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
@@ -58,13 +63,24 @@ export async function writeDirAtomic(
   }
 }
 
-/** Writes a file atomically (temp file in the same directory, then rename), with the given mode. */
+/**
+ * Writes a file atomically, with the given mode: a temp file in the same directory, fsynced, renamed
+ * over `path`, then the directory fsynced, so after a crash `path` holds the old or the new content.
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString("hex")}`);
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp-${randomBytes(6).toString("hex")}`);
   try {
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(tmp, data, { mode });
+    await mkdir(dir, { recursive: true });
+    const handle = await open(tmp, "wx", mode);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(tmp, path);
+    await fsyncDir(dir);
   } catch (e) {
     await rm(tmp, { force: true });
     throw new ProvmarkError("OUTPUT_WRITE_FAILED", `could not write ${path}: ${(e as Error).message}`, {

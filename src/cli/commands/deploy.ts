@@ -13,11 +13,12 @@ export async function deploy(flags: LedgerFlags & { force?: boolean }, globals: 
     });
   }
   const { JsonRpcProvider, Network } = await import("ethers");
-  const { probeChainId, displayRpc } = await import("../../ledger/rpc-probe.js");
+  const { probeChainId } = await import("../../ledger/rpc-probe.js");
+  const { redactRpcUrl } = await import("../../ledger/redact-rpc-url.js");
   const { loadSigner } = await import("../../ledger/signer.js");
   const { readDeployment, writeDeployment, deploymentPath } = await import("../../ledger/deployments.js");
   const { deployRegistry } = await import("../../ledger/deploy.js");
-  const rpc = displayRpc(options.rpcUrl);
+  const rpc = redactRpcUrl(options.rpcUrl);
   const chainId = await probeChainId(options.rpcUrl, 10_000);
   if (options.expectChainId !== undefined && options.expectChainId !== chainId) {
     throw new ProvmarkError("CHAIN_ID_MISMATCH", `${rpc} serves chain ${chainId}, not ${options.expectChainId}`, {

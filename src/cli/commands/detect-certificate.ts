@@ -21,12 +21,19 @@ export async function resolveCertificate(
 ): Promise<{
   certificate: Certificate;
   onChain: EvidenceReport["onChain"];
+  /** Why the registration's chain is a dev chain (labelled in the report), or null. */
+  devChain: string | null;
   responseConfig: unknown;
   request: EvidenceReport["suspect"]["request"];
 }> {
   let certificate: Certificate | null = null;
+  let certificateFrom = "";
   let onChain: EvidenceReport["onChain"] = null;
-  if (flags.cert) certificate = await readCertificate(flags.cert);
+  let devChain: string | null = null;
+  if (flags.cert) {
+    certificate = await readCertificate(flags.cert);
+    certificateFrom = flags.cert;
+  }
   if (flags.digest) {
     const { toBytes32 } = await import("../../core/digest/hex-digest.js");
     const { openLedger } = await import("../../ledger/open-ledger.js");
@@ -68,18 +75,24 @@ export async function resolveCertificate(
           },
         );
       }
-      certificate ??= parsed.manifest.certificate.document;
+      if (!certificate) {
+        certificate = parsed.manifest.certificate.document;
+        certificateFrom = rec.manifestCid;
+      }
       onChain = {
         chainId: ledger.chainId.toString(),
         contract: ledger.registry.address,
         rpc: ledger.rpc,
         digest: digest.slice(2),
-        registeredAt: iso(rec.registeredAt) as string,
+        // the block's timestamp, which a registry cannot make up (its event argument it can)
+        registeredAt: iso((await ledger.provider.getBlock(rec.blockNumber))?.timestamp ?? rec.registeredAt) as string,
         registrant: rec.registrant,
         txHash: rec.txHash,
         blockNumber: rec.blockNumber,
         manifestCid: rec.manifestCid,
       };
+      const { devChainReason } = await import("../../detect/dev-chain.js");
+      devChain = await devChainReason(ledger);
     } finally {
       await ledger.close();
     }
@@ -93,6 +106,16 @@ export async function resolveCertificate(
       },
     );
   }
+  // checked before the first query: the verdict's exact test cannot use impossible numbers
+  const { certificateNumberProblems } = await import("../../detect/certificate-numbers.js");
+  const problems = certificateNumberProblems(certificate);
+  if (problems.length > 0) {
+    throw new ProvmarkError(
+      flags.cert ? "USAGE" : "MANIFEST_INVALID",
+      `the certificate in ${certificateFrom} is not usable: ${problems.join("; ")}`,
+      { subject: certificateFrom, hints: ["Use the certificate the release was registered with, unedited."] },
+    );
+  }
   if (certificate.keyCommitment !== toHex(keyCommitment(key.seed))) {
     throw new ProvmarkError("USAGE", "the key does not belong to this certificate (key commitments differ)", {
       subject: "--key",
@@ -101,9 +124,11 @@ export async function resolveCertificate(
   let responseConfig: unknown = null;
   let request: EvidenceReport["suspect"]["request"] = null;
   if (flags.protocol === "json" && flags.config) {
+    // validated like the adapter will (a coded error naming the file); the report keeps the response
+    // section and the batch mode (to re-read answers) and the input slot (to find triggers in requests)
     const { loadJsonApiConfig, placeholders } = await import("../../detect/adapters/json-config.js");
     const cfg = await loadJsonApiConfig(flags.config);
-    responseConfig = cfg.response;
+    responseConfig = { ...cfg.response, batch: cfg.batch };
     const [slot] = placeholders(cfg.request);
     if (slot) {
       request = {
@@ -114,5 +139,5 @@ export async function resolveCertificate(
       };
     }
   }
-  return { certificate, onChain, responseConfig, request };
+  return { certificate, onChain, devChain, responseConfig, request };
 }

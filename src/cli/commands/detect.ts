@@ -52,7 +52,7 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
   }
   const s = settings(globals.dataDir ? { dataDir: globals.dataDir } : {});
   const key = await readKeyFile(flags.key, await getPassphrase());
-  const { certificate, onChain, responseConfig, request } = await resolveCertificate(flags, globals, key);
+  const { certificate, onChain, devChain, responseConfig, request } = await resolveCertificate(flags, globals, key);
   const { certificateIO } = await import("../../core/watermark/certificate.js");
   const { imageShape } = await import("../../core/watermark/params.js");
   const decoys = await loadDecoys(flags.decoys, imageShape(certificateIO(certificate)), flags.decoyRatio);
@@ -107,6 +107,7 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
       maxFailureFraction: flags.maxFailures,
       references: flags.reference ?? [],
       onChain,
+      devChain,
       reportDir,
       signal: abort.signal,
       onProgress: (p) => {

@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { settings } from "../../config.js";
-import { isProvmarkError } from "../../errors.js";
+import { isProvmarkError, type ProvmarkError } from "../../errors.js";
+import { redactRpcUrl } from "../../ledger/redact-rpc-url.js";
 import { type BackendInfo, backendChoice, loadTf } from "../../model/backend.js";
 import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
@@ -51,7 +52,11 @@ export async function doctor(opts: { json?: boolean }, globals: GlobalOptions): 
       ethers: version("ethers"),
     },
     dataDir: s.dataDir,
-    chain: { ...s.chain, ...(await ledgerState(s.chain)) },
+    chain: {
+      ...s.chain,
+      rpcUrl: s.chain.rpcUrl === null ? null : redactRpcUrl(s.chain.rpcUrl),
+      ...(await ledgerState(s.chain)),
+    },
     ipfs: s.ipfs,
   };
   emit(report, opts, (r) => {
@@ -66,7 +71,7 @@ export async function doctor(opts: { json?: boolean }, globals: GlobalOptions): 
         .map(([k, v]) => `${k} ${v ?? "(not installed)"}`)
         .join(", ")}`,
       `data dir: ${r.dataDir}`,
-      `chain:    ${r.chain.mode === "rpc" ? `JSON-RPC ${r.chain.rpcUrl}` : `embedded local dev chain (${r.chain.stateDir}): ${r.chain.journalBlocks} blocks journaled, registry ${r.chain.registry ?? "not deployed yet"}`}`,
+      `chain:    ${r.chain.mode === "rpc" ? `JSON-RPC ${r.chain.rpcUrl}` : `embedded local dev chain (${r.chain.stateDir}): ${r.chain.journalBlocks} blocks journaled, registry ${r.chain.registry ?? (r.chain.registryError ? `unknown: ${r.chain.registryError.message}` : "not deployed yet")}`}`,
       `signer:   ${r.chain.signer ?? "none set (PROVMARK_PRIVATE_KEY or --keystore; the embedded chain uses a dev account)"}`,
       `ipfs:     ${r.ipfs.mode === "kubo" ? `Kubo RPC ${r.ipfs.apiUrl}` : `embedded Helia (${r.ipfs.blockstoreDir})`}`,
     ];
@@ -81,17 +86,27 @@ export async function doctor(opts: { json?: boolean }, globals: GlobalOptions): 
 async function ledgerState(chain: ReturnType<typeof settings>["chain"]): Promise<{
   journalBlocks: number | null;
   registry: string | null;
+  registryError?: ReturnType<ProvmarkError["toJSON"]>;
   signer: string | null;
 }> {
   const { readFile } = await import("node:fs/promises");
   let journalBlocks: number | null = null;
   let registry: string | null = null;
+  let registryError: ReturnType<ProvmarkError["toJSON"]> | undefined;
   if (chain.mode === "embedded") {
     const journal = await readFile(join(chain.stateDir, "journal.jsonl"), "utf8").catch(() => null);
     // header line, then one line per block; a torn last line has no newline and is not a block
     journalBlocks = journal === null ? 0 : Math.max(0, journal.split("\n").length - 2);
-    const d = await readFile(join(chain.stateDir, "deployments", "31337.json"), "utf8").catch(() => null);
-    registry = d === null ? null : ((JSON.parse(d) as { address?: string }).address ?? null);
+    const { readDeployment } = await import("../../ledger/deployments.js");
+    // a damaged record is what doctor is for: reported, not thrown
+    registry = await readDeployment(chain.stateDir, 31337n).then(
+      (d) => d?.address ?? null,
+      (e: unknown) => {
+        if (!isProvmarkError(e)) throw e;
+        registryError = e.toJSON();
+        return null;
+      },
+    );
   }
   let signer: string | null = null;
   const key = process.env.PROVMARK_PRIVATE_KEY;
@@ -103,5 +118,5 @@ async function ledgerState(chain: ReturnType<typeof settings>["chain"]): Promise
       signer = "PROVMARK_PRIVATE_KEY is set but is not a valid private key";
     }
   }
-  return { journalBlocks, registry, signer };
+  return { journalBlocks, registry, ...(registryError ? { registryError } : {}), signer };
 }

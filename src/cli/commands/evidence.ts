@@ -5,25 +5,44 @@ import { type LedgerFlags, ledgerOptions } from "./ledger-flags.js";
 
 /**
  * `provmark evidence verify <report>`: exit 0 when every check passes, 3 when one fails. With
- * --chain, the on-chain record is also re-read from the chain (--rpc, or the embedded chain).
+ * --chain, the on-chain record is also re-read from the chain (--rpc, or the embedded chain), in the
+ * registry the verifier trusts (--deployment, --registry, or its own deployment record).
  */
 export async function evidenceVerify(
   path: string,
-  flags: LedgerFlags & { chain?: boolean; alpha: number; maxFailures: number; acceptV1?: boolean },
+  flags: LedgerFlags & { chain?: boolean; deployment?: string; alpha: number; maxFailures: number; acceptV1?: boolean },
   globals: GlobalOptions,
 ): Promise<void> {
   const { verifyEvidence } = await import("../../detect/evidence-verify.js");
+  const { DEV_CHAIN_LABEL, devChainFromReport } = await import("../../detect/dev-chain.js");
   const { report, check } = await verifyEvidence(path, {
     alpha: flags.alpha,
     maxFailureFraction: flags.maxFailures,
     acceptV1: !!flags.acceptV1,
   });
+  let chain: {
+    verified: boolean;
+    chainId: string;
+    registry: string;
+    rpc: string;
+    devChain: string | null;
+  } | null = report.onChain
+    ? {
+        verified: false,
+        chainId: report.onChain.chainId,
+        registry: report.onChain.contract,
+        rpc: report.onChain.rpc,
+        devChain: devChainFromReport(report.onChain),
+      }
+    : null;
   if (flags.chain) {
     const { recheckOnChain } = await import("../../detect/evidence-chain.js");
-    const c = await recheckOnChain(report, ledgerOptions(flags, globals));
-    check.checks.push({ name: c.name, status: c.ok ? "pass" : "fail", detail: c.detail });
-    check.ok &&= c.ok;
+    const c = await recheckOnChain(report, ledgerOptions(flags, globals), { deploymentFile: flags.deployment });
+    check.checks.push({ name: c.check.name, status: c.check.ok ? "pass" : "fail", detail: c.check.detail });
+    check.ok &&= c.check.ok;
+    chain = c.chain ? { verified: c.check.ok, ...c.chain } : chain;
   }
+  const independent = chain === null ? null : chain.devChain === null;
   emit(
     {
       path,
@@ -41,6 +60,10 @@ export async function evidenceVerify(
       caveats: check.caveats,
       suspect: report.suspect.target,
       onChain: report.onChain,
+      chain:
+        chain === null
+          ? null
+          : { ...chain, independent, note: chain.devChain === null ? null : `${DEV_CHAIN_LABEL}: ${chain.devChain}` },
       checks: check.checks,
     },
     flags,
@@ -53,6 +76,7 @@ export async function evidenceVerify(
         o.onChain
           ? `  certificate registered on chain ${o.onChain.chainId} at ${o.onChain.registeredAt} (tx ${o.onChain.txHash})${flags.chain ? "" : "; add --chain to re-read it from the chain"}`
           : "  no on-chain record attached",
+        ...(o.chain?.note ? [`  NOTE ${o.chain.note}`] : []),
       ].join("\n"),
   );
   process.exitCode = check.ok ? ExitCode.ok : ExitCode.notDetected;

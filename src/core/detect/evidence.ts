@@ -43,6 +43,23 @@ const querySchema = z.object({
   /** Position of this query in its request's batch, and that batch's size. */
   batchPosition: z.number().int().nullable(),
   batchSize: z.number().int().nullable(),
+  /**
+   * How the response came: the body is stored and hashed as received, so its Content-Encoding is
+   * undone before it is parsed; Date, Server and Content-Type as the suspect sent them; why the body
+   * was withheld (it echoed a credential). Absent in reports of earlier versions (bodies stored decoded).
+   */
+  response: z
+    .object({
+      encoding: z.string().nullable(),
+      headers: z.object({
+        date: z.string().nullable(),
+        server: z.string().nullable(),
+        contentType: z.string().nullable(),
+      }),
+      withheld: z.string().optional(),
+    })
+    .nullable()
+    .optional(),
 });
 export type EvidenceQuery = z.infer<typeof querySchema>;
 

@@ -1,126 +1,17 @@
 import { createHash } from "node:crypto";
-import { VERSION } from "../../version.js";
+import { type HttpReply, type HttpRequest, httpRequest } from "./http-request.js";
 import { parseBody, preview } from "./lenient-json.js";
 import { fail } from "./read-answer.js";
 import type { BatchOutcome, Exchange, FailureKind, ItemResult } from "./types.js";
 
-/** Responses larger than this are refused ("malformed") instead of filling memory. */
-export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
-
-export interface HttpRequest {
-  url: string;
-  method: "GET" | "POST" | "PUT";
-  /** Sent as given; values are secrets: they never appear in details, journals or reports. */
-  headers: Readonly<Record<string, string>>;
-  body?: Uint8Array;
-  signal: AbortSignal;
-  /** The adapter's own per-request limit, on top of `signal`. */
-  timeoutMs?: number;
-  now?: () => number;
-}
-
-export interface HttpReply {
-  status: number | null;
-  body: Uint8Array | null;
-  retryAfterMs?: number;
-  /** Set when no complete response arrived. */
-  failure?: { kind: "timeout" | "network" | "malformed"; detail: string };
-  startedAt: string;
-  ms: number;
-}
-
-export const isTimeoutReason = (reason: unknown): boolean =>
-  (reason as { name?: unknown } | undefined)?.name === "TimeoutError";
-
-/**
- * One HTTP request with the whole body read. Network faults and timeouts are values; the promise
- * rejects only when `signal` is aborted for a reason other than a timeout (cancellation).
- */
-export async function httpRequest(r: HttpRequest): Promise<HttpReply> {
-  const now = r.now ?? Date.now;
-  const startedAt = new Date(now()).toISOString();
-  const t0 = performance.now();
-  const own = new AbortController();
-  const timer =
-    r.timeoutMs === undefined
-      ? undefined
-      : setTimeout(
-          () => own.abort(new DOMException(`no answer within ${r.timeoutMs} ms`, "TimeoutError")),
-          r.timeoutMs,
-        );
-  const signal = AbortSignal.any([r.signal, own.signal]);
-  const done = (rest: Omit<HttpReply, "startedAt" | "ms">): HttpReply => ({
-    ...rest,
-    startedAt,
-    ms: Math.round(performance.now() - t0),
-  });
-  let status: number | null = null;
-  let retryAfter: string | null = null;
-  try {
-    const res = await fetch(r.url, {
-      method: r.method,
-      headers: { accept: "application/json", "user-agent": `provmark/${VERSION}`, ...r.headers },
-      ...(r.body === undefined ? {} : { body: r.body }),
-      redirect: "manual",
-      signal,
-    });
-    status = res.status;
-    retryAfter = res.headers.get("retry-after");
-    const body = await readCapped(res);
-    const retryAfterMs = retryAfter === null ? undefined : parseRetryAfter(retryAfter, now());
-    if (body === "too-large") {
-      return done({
-        status,
-        body: null,
-        failure: { kind: "malformed", detail: `response larger than ${MAX_RESPONSE_BYTES} bytes` },
-      });
-    }
-    return done({ status, body, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
-  } catch (e) {
-    if (signal.aborted) {
-      if (!isTimeoutReason(signal.reason)) throw signal.reason;
-      const detail = (signal.reason as Error).message || "timed out";
-      return done({ status, body: null, failure: { kind: "timeout", detail } });
-    }
-    const where = status === null ? "request failed" : `connection closed while reading the ${status} response`;
-    return done({ status, body: null, failure: { kind: "network", detail: `${where}: ${causeText(e)}` } });
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
-}
-
-async function readCapped(res: Response): Promise<Uint8Array | "too-large"> {
-  if (res.body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > MAX_RESPONSE_BYTES) {
-      await reader.cancel().catch(() => {});
-      return "too-large";
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, n);
-}
-
-function causeText(e: unknown): string {
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  const msg = (e as Error)?.message ?? String(e);
-  return cause?.code ?? cause?.message ?? msg;
-}
-
-/** Retry-After as milliseconds: delay-seconds or an HTTP date (relative to `nowMs`); undefined if invalid. */
-export function parseRetryAfter(value: string, nowMs: number): number | undefined {
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  if (!/[a-z]/i.test(v)) return undefined;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
+export {
+  type HttpReply,
+  type HttpRequest,
+  httpRequest,
+  isTimeoutReason,
+  MAX_RESPONSE_BYTES,
+  parseRetryAfter,
+} from "./http-request.js";
 
 export const sha256Hex = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
@@ -129,23 +20,6 @@ export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of secrets) if (s.length > 0) out = out.split(s).join("[redacted]");
   return out;
-}
-
-/** `body` with every occurrence of a secret replaced by `[redacted]` (the same array when none occurs). */
-export function redactBytes(body: Uint8Array, secrets: readonly string[]): Uint8Array {
-  let buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  for (const s of secrets) {
-    if (s.length === 0 || buf.indexOf(s) < 0) continue;
-    const parts: Buffer[] = [];
-    let from = 0;
-    for (let at = buf.indexOf(s); at >= 0; at = buf.indexOf(s, from)) {
-      parts.push(buf.subarray(from, at), Buffer.from("[redacted]"));
-      from = at + Buffer.byteLength(s);
-    }
-    parts.push(buf.subarray(from));
-    buf = Buffer.concat(parts);
-  }
-  return buf.byteOffset === body.byteOffset && buf.buffer === body.buffer ? body : buf;
 }
 
 /**
@@ -192,22 +66,31 @@ export function toOutcome(
   parse: (body: Uint8Array, n: number) => ItemResult[],
   secrets: readonly string[],
 ): BatchOutcome {
-  // A server that echoes a credential must not get it into the journal: the stored (and hashed)
-  // body has every secret header value (see secretValues) replaced by [redacted].
-  const responseBody = reply.body === null ? null : redactBytes(reply.body, secrets);
+  // The hash is of the bytes as received, before decoding; they are kept as they came. A server
+  // that echoes a credential must not get it into the journal, and editing the bytes would break
+  // their hash: such a body is withheld (its hash stays, so the answer is reported as unverifiable).
+  const raw = reply.raw;
+  const echoed = raw !== null && secrets.some((s) => s.length > 0 && (contains(raw, s) || contains(reply.body, s)));
+  const response =
+    reply.response === undefined
+      ? undefined
+      : echoed
+        ? { ...reply.response, withheld: "the body held a secret sent in a request header" }
+        : reply.response;
   const exchange: Exchange = {
     requestSha256: sha256Hex(requestBody),
-    responseSha256: responseBody === null ? null : sha256Hex(responseBody),
+    responseSha256: raw === null ? null : sha256Hex(raw),
+    ...(response === undefined ? {} : { response }),
     status: reply.status,
     startedAt: reply.startedAt,
     ms: reply.ms,
     requestBytes: requestBody.length,
-    responseBytes: responseBody?.length ?? 0,
+    responseBytes: raw?.length ?? 0,
   };
   const base = {
     exchange,
     requestBody,
-    responseBody,
+    responseBody: echoed ? null : raw,
     ...(reply.retryAfterMs === undefined ? {} : { retryAfterMs: reply.retryAfterMs }),
   };
   const all = (kind: FailureKind, detail: string): ItemResult[] =>
@@ -218,12 +101,14 @@ export function toOutcome(
   }
   const status = reply.status as number;
   if (status >= 200 && status < 300) {
-    const items = parse(responseBody ?? new Uint8Array(0), batchSize).map((it) =>
+    if (reply.body === null)
+      return { ...base, items: all("malformed", reply.undecodable ?? "no body"), retryable: false };
+    const items = parse(reply.body, batchSize).map((it) =>
       it.ok ? it : { ...it, detail: redact(it.detail, secrets) },
     );
     return { ...base, items, retryable: false };
   }
-  const why = `HTTP ${status}${errorText(responseBody)}`;
+  const why = `HTTP ${status}${errorText(reply.body)}`;
   if (status === 408) return { ...base, items: all("timeout", why), retryable: true };
   if (status === 429) return { ...base, items: all("rate-limited", why), retryable: true };
   if (status >= 500) return { ...base, items: all("http-5xx", why), retryable: true };
@@ -234,6 +119,9 @@ export function toOutcome(
     retryable: false,
   };
 }
+
+const contains = (body: Uint8Array | null, s: string) =>
+  body !== null && Buffer.from(body.buffer, body.byteOffset, body.byteLength).includes(s);
 
 /** `: <message>` from an error body ({"error": …} / {"message": …} / text), or nothing. */
 export function errorText(body: Uint8Array | null): string {

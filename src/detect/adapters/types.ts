@@ -40,12 +40,24 @@ export type ItemResult =
   | { ok: true; label: number; scores?: number[] }
   | { ok: false; failure: FailureKind; detail: string };
 
+/** How a response body came: what a verifier needs to read the stored bytes as the adapter did. */
+export interface ResponseMeta {
+  /** The Content-Encoding header (e.g. "gzip"), undone before parsing; null for none. */
+  encoding: string | null;
+  /** The headers that date and identify the answer. */
+  headers: { date: string | null; server: string | null; contentType: string | null };
+  /** Why the body is not stored (its hash still is): it held a secret sent in a request header. */
+  withheld?: string;
+}
+
 /** What was exchanged with the suspect for one batch (the final attempt), for the evidence record. */
 export interface Exchange {
   /** SHA-256 (hex) of the request body exactly as sent. */
   requestSha256: string;
-  /** SHA-256 (hex) of the response body as received; null when none arrived. */
+  /** SHA-256 (hex) of the response body as received (before any decoding); null when none arrived. */
   responseSha256: string | null;
+  /** Encoding and headers of the response; absent for local models and when no response arrived. */
+  response?: ResponseMeta;
   /** HTTP status; null for network failures, timeouts and the local adapter. */
   status: number | null;
   /** ISO 8601 time the request started. */
@@ -59,7 +71,7 @@ export interface BatchOutcome {
   /** Same length and order as the batch. */
   items: ItemResult[];
   exchange: Exchange;
-  /** Raw bodies, so an auditor can re-parse them. */
+  /** Raw bodies, so an auditor can re-parse them: the response as received (null when none, or withheld). */
   requestBody: Uint8Array;
   responseBody: Uint8Array | null;
   /** True for network errors, timeouts, 408, 429 and 5xx: sending the batch again may succeed. */

@@ -1,5 +1,6 @@
 import type { EvidenceReport } from "../../core/detect/evidence.js";
 import { certificateClasses } from "../../core/watermark/certificate.js";
+import { DEV_CHAIN_LABEL, devChainFromReport } from "../dev-chain.js";
 
 const esc = (s: unknown) =>
   String(s).replace(
@@ -55,8 +56,13 @@ ${bars}${ticks}${xticks}
 </svg>`;
 }
 
+export interface HtmlOptions {
+  /** Why the report's chain is a dev chain, as found on the chain (else judged from the report's chain id). */
+  devChain?: string | null;
+}
+
 /** A self-contained HTML page for an evidence report (no scripts, no external resources). */
-export function renderEvidenceHtml(r: EvidenceReport): string {
+export function renderEvidenceHtml(r: EvidenceReport, o: HtmlOptions = {}): string {
   const classes = certificateClasses(r.certificate.document);
   const planned = r.queries.filter((q) => q.kind === "trigger");
   const res = r.result;
@@ -71,12 +77,17 @@ export function renderEvidenceHtml(r: EvidenceReport): string {
   const chain = r.onChain
     ? `<p>The certificate (hash <code>${esc(r.certificate.hash)}</code>) was registered on chain ${esc(r.onChain.chainId)} at <b>${esc(r.onChain.registeredAt)}</b> (block ${r.onChain.blockNumber}, tx <code>${esc(r.onChain.txHash)}</code>, registry <code>${esc(r.onChain.contract)}</code>) — before this run began at ${esc(r.run.startedAt)}.</p>`
     : "<p>No on-chain record was attached to this report.</p>";
+  const dev = o.devChain ?? devChainFromReport(r.onChain);
+  const devNote =
+    dev === null
+      ? ""
+      : `<p class="dev"><b>${esc(DEV_CHAIN_LABEL)}</b>: ${esc(dev)}. Whoever runs such a chain can rewrite it, so its timestamps prove no priority.</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>provmark evidence: ${esc(res.verdict)} — ${esc(r.suspect.target)}</title>
 <style>body{font:14px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.4em}.verdict{color:#fff;background:${colour};padding:.15em .5em;border-radius:4px}
 table{border-collapse:collapse;width:100%;font-size:12px}td,th{border-bottom:1px solid #ddd;padding:2px 6px;text-align:left}
-code{font-size:12px}dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}dt{color:#666}</style></head>
+code{font-size:12px}.dev{background:#fdebd0;border-left:4px solid #d68910;padding:.4em .8em}dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}dt{color:#666}</style></head>
 <body>
 <h1>Watermark detection: <span class="verdict">${esc(res.verdict)}</span></h1>
 <dl>
@@ -89,6 +100,7 @@ ${res.reason ? `<dt>note</dt><dd>${esc(res.reason)}</dd>` : ""}
 <dt>tool</dt><dd>${esc(r.tool)}, report created ${esc(r.createdAt)}</dd>
 </dl>
 ${chain}
+${devNote}
 <h2>Observed matches against the null distribution</h2>
 ${plot(
   planned.map(() => 1 / classes),

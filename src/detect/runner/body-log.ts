@@ -1,6 +1,7 @@
 import { type FileHandle, open, stat, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { ProvmarkError } from "../../errors.js";
+import { writeFully } from "../../model/durable-io.js";
 
 /**
  * The run's raw request/response bodies, content-addressed in one append-only file,
@@ -22,6 +23,8 @@ export class BodyLog {
   readonly #index: Map<string, Entry>;
   readonly #handle: FileHandle;
   #size: number;
+  /** Set when a failed append could not be cut back: later records would follow a torn one. */
+  #broken: unknown = undefined;
 
   private constructor(path: string, index: Map<string, Entry>, handle: FileHandle, size: number) {
     this.path = path;
@@ -64,10 +67,20 @@ export class BodyLog {
       offset += head.length + b.bytes.length + 1;
     }
     if (parts.length === 0) return false;
+    if (this.#broken !== undefined) {
+      throw new ProvmarkError("OUTPUT_WRITE_FAILED", `could not write ${this.path}: an earlier append failed`, {
+        subject: this.path,
+        cause: this.#broken,
+      });
+    }
     try {
-      await this.#handle.write(Buffer.concat(parts));
+      await writeFully(this.#handle, Buffer.concat(parts));
       await this.#handle.sync();
     } catch (e) {
+      // cut off a partly written record, so the next append starts on a record boundary
+      await this.#handle.truncate(this.#size).catch((t: unknown) => {
+        this.#broken = t;
+      });
       throw new ProvmarkError("OUTPUT_WRITE_FAILED", `could not write ${this.path}: ${(e as Error).message}`, {
         subject: this.path,
         cause: e,

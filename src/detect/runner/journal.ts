@@ -4,6 +4,7 @@ import { type FileHandle, mkdir, open, readdir, rename, rm, stat, truncate } fro
 import { join } from "node:path";
 import { z } from "zod";
 import { ProvmarkError } from "../../errors.js";
+import { fsyncDir, writeFully } from "../../model/durable-io.js";
 import { VERSION } from "../../version.js";
 import { FAILURE_KINDS, type FailureKind } from "../adapters/types.js";
 import { BodyLog } from "./body-log.js";
@@ -38,9 +39,17 @@ const itemResultSchema = z.union([
   }),
 ]);
 
+/** How a response body came (see ResponseMeta); absent in journals of earlier versions. */
+export const responseMetaSchema = z.object({
+  encoding: z.string().nullable(),
+  headers: z.object({ date: z.string().nullable(), server: z.string().nullable(), contentType: z.string().nullable() }),
+  withheld: z.string().exactOptional(),
+});
+
 const exchangeSchema = z.object({
   requestSha256: sha,
   responseSha256: sha.nullable(),
+  response: responseMetaSchema.exactOptional(),
   status: z.number().int().nullable(),
   startedAt: z.string(),
   ms: z.number().nonnegative(),
@@ -208,15 +217,6 @@ async function writeSynced(dir: string, path: string, data: Uint8Array): Promise
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const h = await open(dir, "r");
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
-
 type Lines = readonly JournalLine[];
 type Bodies = readonly { sha256: string; bytes: Uint8Array }[];
 
@@ -229,21 +229,29 @@ export class RunJournalWriter {
   readonly #runDir: string;
   readonly #handle: FileHandle;
   readonly #bodies: BodyLog;
+  /** Bytes of whole lines in the file: a failed append is cut back to this. */
+  #size: number;
+  /** Set when a failed append could not be cut back: the file's tail is unknown, so nothing more is written. */
+  #broken: unknown = undefined;
   #pending: { lines: Lines; bodies: Bodies; done: (e?: unknown) => void }[] = [];
   #draining: Promise<void> | null = null;
 
-  private constructor(runDir: string, handle: FileHandle, bodies: BodyLog) {
+  private constructor(runDir: string, handle: FileHandle, bodies: BodyLog, size: number) {
     this.#runDir = runDir;
     this.#handle = handle;
     this.#bodies = bodies;
+    this.#size = size;
   }
 
   static async open(runDir: string): Promise<RunJournalWriter> {
     const path = answersPath(runDir);
     const bodies = await BodyLog.open(runDir);
+    let handle: FileHandle | undefined;
     try {
-      return new RunJournalWriter(runDir, await open(path, "a"), bodies);
+      handle = await open(path, "a");
+      return new RunJournalWriter(runDir, handle, bodies, (await handle.stat()).size);
     } catch (e) {
+      await handle?.close();
       await bodies.close();
       throw writeFailed(path, e);
     }
@@ -278,14 +286,21 @@ export class RunJournalWriter {
   }
 
   async #write(lines: Lines, bodies: Bodies): Promise<void> {
-    await this.#bodies.appendAll(bodies);
     const path = answersPath(this.#runDir);
+    if (this.#broken !== undefined) throw writeFailed(path, this.#broken);
+    await this.#bodies.appendAll(bodies);
+    const text = Buffer.from(lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
     try {
-      await this.#handle.write(lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+      await writeFully(this.#handle, text);
       await this.#handle.sync();
     } catch (e) {
+      // A part of the group may be on disk: cut it off, or later lines would follow half a line.
+      await this.#handle.truncate(this.#size).catch((t: unknown) => {
+        this.#broken = t;
+      });
       throw writeFailed(path, e);
     }
+    this.#size += text.length;
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
-import { sha256Hex } from "../adapters/http-exchange.js";
+import { decodeContentEncoding } from "../adapters/content-encoding.js";
+import { MAX_RESPONSE_BYTES, sha256Hex } from "../adapters/http-exchange.js";
 import type { ItemResult, SuspectAdapter } from "../adapters/types.js";
 import { BodyLog } from "./body-log.js";
 import { scanJournal } from "./journal.js";
@@ -19,11 +20,19 @@ export interface RecheckResult {
  * const { mismatches } = await recheckJournal("runs/suspect-1", adapter); // [] when the evidence holds
  */
 export async function recheckJournal(runDir: string, adapter: Pick<SuspectAdapter, "parse">): Promise<RecheckResult> {
-  const lines: { id: string; result: ItemResult; sha: string; index: number; size: number }[] = [];
+  const lines: Line[] = [];
   await scanJournal(runDir, (l) => {
-    const { status, responseSha256 } = l.exchange;
+    const { status, responseSha256, response } = l.exchange;
     if (responseSha256 !== null && (status === null || (status >= 200 && status < 300))) {
-      lines.push({ id: l.id, result: l.result, sha: responseSha256, index: l.batch.index, size: l.batch.size });
+      lines.push({
+        id: l.id,
+        result: l.result,
+        sha: responseSha256,
+        index: l.batch.index,
+        size: l.batch.size,
+        encoding: response?.encoding ?? null,
+        withheld: response?.withheld,
+      });
     }
   });
   const mismatches: RecheckResult["mismatches"] = [];
@@ -31,8 +40,8 @@ export async function recheckJournal(runDir: string, adapter: Pick<SuspectAdapte
   try {
     let cached: { key: string; items: ItemResult[] | string } | undefined;
     for (const l of lines) {
-      const key = `${l.sha}/${l.size}`;
-      if (cached?.key !== key) cached = { key, items: await reparse(bodies, l.sha, l.size, adapter) };
+      const key = `${l.sha}/${l.size}/${l.encoding}`;
+      if (cached?.key !== key) cached = { key, items: await reparse(bodies, l, adapter) };
       if (typeof cached.items === "string") {
         mismatches.push({ id: l.id, why: cached.items });
         continue;
@@ -48,16 +57,30 @@ export async function recheckJournal(runDir: string, adapter: Pick<SuspectAdapte
   }
 }
 
+interface Line {
+  id: string;
+  result: ItemResult;
+  sha: string;
+  index: number;
+  size: number;
+  /** The recorded Content-Encoding, undone before parsing (the body is stored as received). */
+  encoding: string | null;
+  withheld: string | undefined;
+}
+
 async function reparse(
   bodies: BodyLog,
-  sha: string,
-  size: number,
+  l: Line,
   adapter: Pick<SuspectAdapter, "parse">,
 ): Promise<ItemResult[] | string> {
-  const body = await bodies.read(sha);
-  if (body === null) return `response body ${sha} is missing`;
-  if (sha256Hex(body) !== sha) return `response body ${sha} was altered`;
-  return adapter.parse(body, size);
+  const body = await bodies.read(l.sha);
+  if (body === null) return `response body ${l.sha} is ${l.withheld ? `withheld (${l.withheld})` : "missing"}`;
+  if (sha256Hex(body) !== l.sha) return `response body ${l.sha} was altered`;
+  const decoded = decodeContentEncoding(body, l.encoding, MAX_RESPONSE_BYTES);
+  // a body that never decoded was journaled as malformed items: re-derive exactly that
+  if (!decoded.ok)
+    return Array.from({ length: l.size }, () => ({ ok: false, failure: "malformed", detail: decoded.detail }));
+  return adapter.parse(decoded.body, l.size);
 }
 
 function sameResult(a: ItemResult, b: ItemResult): boolean {

@@ -3,6 +3,7 @@ import { type FileHandle, mkdir, open, readFile, rename, rm, truncate } from "no
 import { join } from "node:path";
 import { z } from "zod";
 import { ProvmarkError } from "../../errors.js";
+import { fsyncDir, writeFully } from "../../model/durable-io.js";
 import { VERSION } from "../../version.js";
 
 /**
@@ -138,15 +139,6 @@ export async function readJournal(stateDir: string): Promise<JournalContents | n
   return { path, header, blocks, validBytes, tornBytes: bytes.length - validBytes };
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 function writeFailed(path: string, e: unknown): ProvmarkError {
   return new ProvmarkError("OUTPUT_WRITE_FAILED", `could not write ${path}: ${(e as Error).message}`, {
     subject: path,
@@ -182,10 +174,15 @@ export async function createJournal(stateDir: string, header: JournalHeader): Pr
 export class JournalWriter {
   readonly path: string;
   readonly #handle: FileHandle;
+  /** Bytes of whole lines: a failed append is cut back to this. */
+  #size: number;
+  /** Set when a failed append could not be cut back; the journal then takes no more blocks. */
+  #broken: unknown = undefined;
 
-  private constructor(path: string, handle: FileHandle) {
+  private constructor(path: string, handle: FileHandle, size: number) {
     this.path = path;
     this.#handle = handle;
+    this.#size = size;
   }
 
   /** Opens `contents`' journal for appending, first cutting away a torn last line. */
@@ -193,19 +190,26 @@ export class JournalWriter {
     const { path } = contents;
     try {
       if (contents.tornBytes > 0) await truncate(path, contents.validBytes);
-      return new JournalWriter(path, await open(path, "a"));
+      return new JournalWriter(path, await open(path, "a"), contents.validBytes);
     } catch (e) {
       throw writeFailed(path, e);
     }
   }
 
   async append(block: JournalBlock): Promise<void> {
+    if (this.#broken !== undefined) throw writeFailed(this.path, this.#broken);
+    const line = Buffer.from(`${JSON.stringify(block)}\n`);
     try {
-      await this.#handle.write(`${JSON.stringify(block)}\n`);
+      await writeFully(this.#handle, line);
       await this.#handle.sync();
     } catch (e) {
+      // half a block line must not stay in front of the next one
+      await this.#handle.truncate(this.#size).catch((t: unknown) => {
+        this.#broken = t;
+      });
       throw writeFailed(this.path, e);
     }
+    this.#size += line.length;
   }
 
   async close(): Promise<void> {

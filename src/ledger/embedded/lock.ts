@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, unlinkSync } from "node:fs";
 import { type FileHandle, link, open, readFile, rename, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { ProvmarkError } from "../../errors.js";
+import { fsyncDir } from "../../model/durable-io.js";
 
 /**
  * `<stateDir>/chain.lock`: held by the one process that may append to the journal (a CLI command for
@@ -99,6 +100,7 @@ export class HeldLock {
     try {
       await writeSynced(tmp, JSON.stringify(info), "wx");
       await rename(tmp, this.path);
+      await fsyncDir(dirname(this.path));
     } catch (e) {
       await rm(tmp, { force: true });
       throw new ProvmarkError("OUTPUT_WRITE_FAILED", `could not update ${this.path}: ${(e as Error).message}`, {

@@ -1,4 +1,5 @@
 import { ProvmarkError } from "../../errors.js";
+import { redactRpcUrl, redactUrlsIn } from "../redact-rpc-url.js";
 import { type Eip1193Provider, EMBEDDED_CHAIN_ID } from "./edr-network.js";
 import { RpcError } from "./rpc-error.js";
 
@@ -33,33 +34,49 @@ export class HttpRpcClient implements Eip1193Provider {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (e) {
-      throw new ProvmarkError("CHAIN_UNREACHABLE", `${this.url} did not answer ${method}: ${(e as Error).message}`, {
-        subject: this.url,
-        cause: e,
-        hints: ["Is the `provmark chain` server still running?"],
-      });
+      const shown = redactRpcUrl(this.url);
+      throw new ProvmarkError(
+        "CHAIN_UNREACHABLE",
+        `${shown} did not answer ${method}: ${redactUrlsIn((e as Error).message)}`,
+        {
+          subject: shown,
+          cause: e,
+          hints: ["Is the `provmark chain` server still running?"],
+        },
+      );
     }
     const text = await response.text();
-    let payload: { result?: unknown; error?: { code?: unknown; message?: unknown; data?: unknown } };
+    const shown = redactRpcUrl(this.url);
+    let payload: unknown;
     try {
-      payload = JSON.parse(text) as typeof payload;
+      payload = JSON.parse(text);
     } catch (e) {
       throw new ProvmarkError(
         "CHAIN_RPC_ERROR",
-        `${this.url} answered ${method} with HTTP ${response.status} and no JSON: ${text.slice(0, 200)}`,
-        { subject: this.url, cause: e },
+        `${shown} answered ${method} with HTTP ${response.status} and no JSON: ${redactUrlsIn(text.slice(0, 200))}`,
+        { subject: shown, cause: e },
       );
     }
-    if (payload.error !== undefined) {
-      const { code, message, data } = payload.error;
+    if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
+      throw new ProvmarkError(
+        "CHAIN_RPC_ERROR",
+        `${shown} answered ${method} with ${redactUrlsIn(text.slice(0, 80))}, not a JSON-RPC response object`,
+        { subject: shown },
+      );
+    }
+    const { error } = payload as { error?: unknown };
+    if (error !== undefined && error !== null) {
+      const { code, message, data } = (typeof error === "object" ? error : { message: error }) as {
+        code?: unknown;
+        message?: unknown;
+        data?: unknown;
+      };
       throw new RpcError(typeof code === "number" ? code : -32603, String(message ?? "unknown error"), data);
     }
     if (!("result" in payload)) {
-      throw new ProvmarkError("CHAIN_RPC_ERROR", `${this.url} answered ${method} without a result`, {
-        subject: this.url,
-      });
+      throw new ProvmarkError("CHAIN_RPC_ERROR", `${shown} answered ${method} without a result`, { subject: shown });
     }
-    return payload.result;
+    return (payload as { result: unknown }).result;
   }
 }
 

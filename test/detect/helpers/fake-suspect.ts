@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import type { QueryInput } from "../../../src/detect/adapters/types.js";
 
 /**
@@ -32,7 +33,7 @@ export type Directive =
   | "hang"
   /** Promise 4 KiB, send the first bytes of the right answer, close the connection. */
   | "cut"
-  | { status: number; text?: string; headers?: Record<string, string> }
+  | { status: number; text?: string | Buffer; headers?: Record<string, string> }
   | { json: (preds: Prediction[]) => unknown }
   | { text: (preds: Prediction[]) => string };
 
@@ -56,6 +57,8 @@ export interface FakeSuspectOptions {
   };
   /** Called on every POST, after counting its hits (before answering). */
   onRequest?: (req: RequestInfo) => void;
+  /** Compress every JSON answer with this Content-Encoding (and send Date and Server headers). */
+  encoding?: "gzip" | "br" | "deflate";
 }
 
 export function expectedLabel(pixels: Uint8Array, classes: number): number {
@@ -94,6 +97,8 @@ export class FakeSuspect {
   readonly requests: RequestInfo[] = [];
   /** GET requests (kserve metadata). */
   readonly gets: { url: string; headers: IncomingHttpHeaders }[] = [];
+  /** Every JSON answer's body exactly as put on the wire (compressed when `encoding` is set). */
+  readonly sent: Buffer[] = [];
   maxActive = 0;
   #active = 0;
   readonly #server: Server;
@@ -147,7 +152,7 @@ export class FakeSuspect {
       this.gets.push({ url, headers });
       if (o.protocol === "kserve" && /^\/v2\/models\/m$/.test(url)) {
         const [h, w, c] = o.shape;
-        return send(res, 200, {
+        return this.send(res, 200, o.encoding, {
           name: "m",
           platform: "fake",
           inputs: [
@@ -160,15 +165,16 @@ export class FakeSuspect {
           outputs: [{ name: "probs", datatype: "FP32", shape: [-1, o.classes] }],
         });
       }
-      return send(res, 404, { error: "not found" });
+      return this.send(res, 404, o.encoding, { error: "not found" });
     }
     let instances: Uint8Array[];
     try {
       const parsed = this.instances(url, JSON.parse(body));
-      if (typeof parsed === "string") return send(res, parsed.startsWith("404") ? 404 : 400, { error: parsed });
+      if (typeof parsed === "string")
+        return this.send(res, parsed.startsWith("404") ? 404 : 400, o.encoding, { error: parsed });
       instances = parsed;
     } catch (e) {
-      return send(res, 400, { error: `bad request: ${(e as Error).message}` });
+      return this.send(res, 400, o.encoding, { error: `bad request: ${(e as Error).message}` });
     }
     const ids = instances.map((px) => this.#ids.get(sha(px)) ?? "?");
     for (const id of ids) this.hits.set(id, (this.hits.get(id) ?? 0) + 1);
@@ -188,17 +194,31 @@ export class FakeSuspect {
         setTimeout(() => res.socket?.destroy(), 10);
         return;
       }
-      if (d === undefined) return send(res, 200, this.answer(preds));
+      if (d === undefined) return this.send(res, 200, o.encoding, this.answer(preds));
       if ("status" in d) {
         res.writeHead(d.status, { "content-type": "application/json", ...d.headers });
+        this.sent.push(Buffer.from(d.text ?? ""));
         return res.end(d.text ?? "");
       }
-      if ("json" in d) return send(res, 200, d.json(preds));
+      if ("json" in d) return this.send(res, 200, o.encoding, d.json(preds));
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(d.text(preds));
+      const text = d.text(preds);
+      this.sent.push(Buffer.from(text));
+      res.end(text);
     } finally {
       this.#active--;
     }
+  }
+
+  private send(res: ServerResponse, status: number, encoding: FakeSuspectOptions["encoding"], value: unknown): void {
+    const text = Buffer.from(JSON.stringify(value));
+    const wire = encoding === undefined ? text : COMPRESS[encoding](text);
+    this.sent.push(wire);
+    res.writeHead(status, {
+      "content-type": encoding === undefined ? "application/json" : "application/json; charset=utf-8",
+      ...(encoding === undefined ? {} : { "content-encoding": encoding, server: FAKE_SERVER }),
+    });
+    res.end(wire);
   }
 
   private instances(url: string, body: unknown): Uint8Array[] | string {
@@ -242,10 +262,10 @@ export class FakeSuspect {
   }
 }
 
-function send(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(value));
-}
+const COMPRESS = { gzip: gzipSync, br: brotliCompressSync, deflate: deflateSync };
+
+/** The server's identity in the `Server` header of compressed answers, for tests that check it is recorded. */
+export const FAKE_SERVER = "fake-suspect/1.0";
 
 /** A sleep that records what it was asked to wait and returns at once. */
 export function recordingSleep(): { sleep: (ms: number) => Promise<void>; waits: number[] } {
