@@ -4,11 +4,20 @@ import { promisify } from "node:util";
 import { z } from "zod";
 import { keyCommitment } from "../core/keys/derive.js";
 import {
+  imageShape,
   paramsFromV1,
   type WatermarkKey,
+  type WatermarkParams,
+  type WatermarkParamsV1,
   watermarkParamsSchema,
   watermarkParamsV1Schema,
 } from "../core/watermark/params.js";
+
+function paramsToV1(p: WatermarkParams): WatermarkParamsV1 {
+  const { layer, bits, triggers, family, stampStrength } = p;
+  return { classes: p.io.classes.count, inputShape: imageShape(p.io), layer, bits, triggers, family, stampStrength };
+}
+
 import { fromFsError, ProvmarkError } from "../errors.js";
 import { assertOutputFree, writeFileAtomic } from "../model/atomic-write.js";
 
@@ -94,19 +103,21 @@ export async function writeKeyFile(
     overwrite,
     "Refusing to replace a key file. Choose another --out, or pass --force if you really mean it.",
   );
-  if (key.params.derivation !== "vrf/v2") {
-    throw new ProvmarkError("USAGE", "only v2 keys are written; v1 keys are read as they are", { subject: path });
-  }
+  const v1 = key.params.derivation === "hkdf/v1";
   const header = {
     format: "provmark-key" as const,
-    version: 2 as const,
+    version: v1 ? (1 as const) : (2 as const),
     keyId: keyId(key),
     kdf: { ...KDF, salt: randomBytes(16).toString("base64") },
   };
+  // A v1 key (made by an older provmark, rewritten e.g. by `keygen --force` tests) keeps its v1 form.
   const secret = JSON.stringify({
     seed: Buffer.from(key.seed).toString("hex"),
-    params: key.params,
-    stampBases: key.stampBases.map((b) => ({ pixels: Buffer.from(b.pixels).toString("base64") })),
+    params: v1 ? paramsToV1(key.params) : key.params,
+    stampBases: key.stampBases.map((b) => ({
+      ...(v1 ? { label: b.label ?? 0 } : {}),
+      pixels: Buffer.from(b.pixels).toString("base64"),
+    })),
   });
   const iv = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", await deriveKey(passphrase, header.kdf), iv);

@@ -60,7 +60,8 @@ describe("embed on a nested Teachable Machine export", () => {
     disposeModel(source);
     disposeModel(marked);
     const cert = JSON.parse(await readFile(join(dir, "marked", CERTIFICATE_FILE), "utf8"));
-    expect(cert.weightWatermark).toMatchObject({ layer: "dense_Dense1", bits: 32, carrierLength: 256 });
+    expect(cert.model.carrier).toMatchObject({ layer: "dense_Dense1", carrierLength: 256 });
+    expect(cert.weightWatermark).toEqual({ bits: 32, derivation: "vrf/v2" });
   });
 
   it("moves the weight mark towards the key's message: fewer bit errors than the source model has", async () => {
