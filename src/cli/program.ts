@@ -433,7 +433,10 @@ export function buildProgram(): Command {
       .option("--run <dir>", "journal directory (default: <data dir>/runs/<id>; an unfinished run resumes)")
       .option("--fresh", "discard an unfinished run's answers and start over (only in a run directory provmark made)")
       .option("--report <dir>", "where to write the evidence report (default: <data dir>/reports/<id>-<time>)")
-      .option("--anchor", "store the report in IPFS and file a claim on chain (needs --digest)"),
+      .option(
+        "--anchor",
+        "anchor the run plan on chain before the first query, then store the report in IPFS and file a claim (needs --digest)",
+      ),
     { write: true },
   ).action(async (opts) => (await import("./commands/detect.js")).detectCmd(opts, globals()));
 

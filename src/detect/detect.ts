@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { type DetectDecision, decideDetection, type TriggerOutcome } from "../core/detect/detect-verdict.js";
 import { EVIDENCE_SCHEMA, type EvidenceQuery, type EvidenceReport } from "../core/detect/evidence.js";
 import type { PlannedQuery } from "../core/detect/plan.js";
+import { planAnchorLabel, planAnchorRoot, suspectHash } from "../core/detect/plan-anchor.js";
 import { toHex } from "../core/digest/bytes.js";
 import { keyCommitment } from "../core/keys/derive.js";
 import { vrfKeyPair, vrfOutput, vrfProve } from "../core/keys/vrf.js";
@@ -25,7 +26,7 @@ import { openAdapter } from "./adapters/open-adapter.js";
 import type { QueryInput, SuspectAdapter } from "./adapters/types.js";
 import { renderEvidenceHtml } from "./report/html.js";
 import { clearRunDir } from "./run-dir.js";
-import { loadOrCreatePlan, type RunPlan } from "./run-plan.js";
+import { loadOrCreatePlan, type RunPlan, recordPlanAnchor } from "./run-plan.js";
 import { BodyLog } from "./runner/body-log.js";
 import { runQueries } from "./runner/run-queries.js";
 
@@ -64,6 +65,11 @@ export interface DetectRequest {
   /** Local models known not to be derived from the marked one (empirical null). */
   references?: readonly string[];
   onChain?: EvidenceReport["onChain"];
+  /**
+   * `--anchor`: puts the plan on chain before the first query (a one-record batch anchor whose label
+   * names the certificate and suspect), so the run can be neither backdated nor hidden.
+   */
+  anchorPlan?: (a: { root: string; label: string }) => Promise<{ chainId: string; registry: string; txHash: string }>;
   /** Why the chain of `onChain` is a dev chain (labelled in the HTML report), as found on the chain. */
   devChain?: string | null;
   /** Where to write report.json, report.html and bodies/ (must not exist). */
@@ -139,6 +145,18 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
     throw e;
   });
   const { plan, resumed } = runPlan;
+  if (r.anchorPlan && runPlan.anchor === null) {
+    r.onStage?.("anchoring the run plan on chain before the first query");
+    const root = planAnchorRoot(runPlan.planHash);
+    const label = planAnchorLabel(certHash, suspectHash(runPlan.doc.suspect), runPlan.planHash);
+    try {
+      const tx = await r.anchorPlan({ root, label });
+      await recordPlanAnchor(r.runDir, runPlan, { ...tx, root, label });
+    } catch (e) {
+      await adapter.close();
+      throw e;
+    }
+  }
   const queries: QueryInput[] = plan.queries.map((q) => ({
     id: q.id,
     pixels:
@@ -203,6 +221,7 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
     plan: runPlan.doc,
     planHash: runPlan.planHash,
     committedPlans: runPlan.committed,
+    planAnchor: runPlan.anchor,
     suspect: {
       protocol: r.suspect.protocol,
       target: adapter.target,

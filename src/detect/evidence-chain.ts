@@ -1,4 +1,5 @@
 import type { EvidenceReport } from "../core/detect/evidence.js";
+import { parsePlanAnchorLabel, planAnchorLabel, planAnchorRoot, suspectHash } from "../core/detect/plan-anchor.js";
 import { isProvmarkError, ProvmarkError } from "../errors.js";
 import { ledgerError } from "../ledger/decode-error.js";
 import { type Deployment, readDeploymentFile } from "../ledger/deployments.js";
@@ -27,6 +28,11 @@ export interface ChainFacts {
 export interface ChainRecheck {
   check: ChainCheck;
   chain: ChainFacts | null;
+  /**
+   * Runs anchored in the trusted registry against the report's certificate and suspect (their plan
+   * hashes): the verifier corrects for all of them, not only for those the report lists.
+   */
+  anchoredPlans: string[];
 }
 
 export interface ChainTrust {
@@ -55,6 +61,7 @@ export async function recheckOnChain(
     return {
       check: { name: NAME, ok: false, detail: "the report carries no on-chain record (detect with --digest)" },
       chain: null,
+      anchoredPlans: [],
     };
   }
   const deployment = trust.deploymentFile === undefined ? null : await readDeploymentFile(trust.deploymentFile);
@@ -84,6 +91,8 @@ export async function recheckOnChain(
       at = await blockTime(ledger, v.blockNumber);
       problems.push(...recordProblems(report, v, at));
     }
+    const anchors = await planAnchorFindings(report, ledger);
+    problems.push(...anchors.problems);
     const devChain = await devChainReason(ledger);
     const chain: ChainFacts = { chainId: ledger.chainId.toString(), registry: address, rpc: ledger.rpc, devChain };
     const label = devChain === null ? "" : ` — ${DEV_CHAIN_LABEL} (${devChain})`;
@@ -92,9 +101,9 @@ export async function recheckOnChain(
       : {
           name: NAME,
           ok: true,
-          detail: `registered at ${at} (its block's timestamp) in registry ${address} on chain ${ledger.chainId} (${ledger.rpc}), before the run${label}`,
+          detail: `registered at ${at} (its block's timestamp) in registry ${address} on chain ${ledger.chainId} (${ledger.rpc}), before the run; ${anchors.note}${label}`,
         };
-    return { check, chain };
+    return { check, chain, anchoredPlans: anchors.planHashes };
   } finally {
     await ledger.close();
   }
@@ -174,4 +183,50 @@ function recordProblems(report: EvidenceReport, v: VersionRecord, at: string): s
   }
   if (v.revokedAt !== null) problems.push(`the version was revoked at ${new Date(v.revokedAt * 1000).toISOString()}`);
   return problems;
+}
+
+/**
+ * The run's own plan anchor (anchored in this registry, with this label, before the first query) and
+ * every other plan anchored against the same certificate and suspect.
+ */
+async function planAnchorFindings(
+  report: EvidenceReport,
+  ledger: Ledger,
+): Promise<{ problems: string[]; note: string; planHashes: string[] }> {
+  const registry = ledger.registry;
+  if (!registry) return { problems: [], note: "", planHashes: [] };
+  const problems: string[] = [];
+  const suspect = suspectHash(report.plan.suspect);
+  const anchors = await registry.batchAnchors();
+  const planHashes = [
+    ...new Set(
+      anchors
+        .map((a) => parsePlanAnchorLabel(a.label))
+        .filter((l) => l !== null && l.certificateHash === report.certificate.hash && l.suspect === suspect)
+        .map((l) => (l as { planHash: string }).planHash),
+    ),
+  ];
+  const own = report.planAnchor;
+  if (own) {
+    const root = planAnchorRoot(report.planHash);
+    const anchor = anchors.find((a) => a.root.toLowerCase() === root.toLowerCase());
+    if (own.root.toLowerCase() !== root.toLowerCase()) problems.push("the report's plan anchor is not its plan's");
+    if (!anchor) problems.push(`the run plan is not anchored in registry ${registry.address}`);
+    else {
+      if (anchor.label !== planAnchorLabel(report.certificate.hash, suspect, report.planHash)) {
+        problems.push("the plan anchor's label names another certificate or suspect");
+      }
+      const at = await blockTime(ledger, anchor.blockNumber);
+      const first = Math.min(
+        ...report.queries.map((q) => (q.startedAt === null ? Number.POSITIVE_INFINITY : Date.parse(q.startedAt))),
+      );
+      if (Number.isFinite(first) && Date.parse(at) > first + 1000) {
+        problems.push(`the plan was anchored at ${at}, after the first query (${new Date(first).toISOString()})`);
+      }
+    }
+  }
+  const note = own
+    ? `run plan anchored before the first query; ${planHashes.length} anchored run(s) against this certificate and suspect`
+    : `the run plan was not anchored (detect --anchor); ${planHashes.length} anchored run(s) against this certificate and suspect`;
+  return { problems, note, planHashes };
 }

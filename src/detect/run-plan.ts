@@ -24,6 +24,16 @@ export interface RunPlan {
   resumed: boolean;
   /** Every plan committed here for the same certificate and suspect, this one included. */
   committed: CommittedPlan[];
+  /** Its on-chain anchor, once `detect --anchor` has sent it (kept across resumes). */
+  anchor: PlanAnchorRecord | null;
+}
+
+export interface PlanAnchorRecord {
+  chainId: string;
+  registry: string;
+  txHash: string;
+  root: string;
+  label: string;
 }
 
 export interface PlanWanted {
@@ -114,6 +124,7 @@ export async function loadOrCreatePlan(runDir: string, wanted: PlanWanted, fresh
       .filter((e) => sameRun(e.plan, wanted))
       .map((e) => ({ planHash: e.planHash, block: e.plan.block, createdAt: e.plan.createdAt }));
   let text: string | null = null;
+  let anchor: PlanAnchorRecord | null = null;
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
@@ -122,7 +133,9 @@ export async function loadOrCreatePlan(runDir: string, wanted: PlanWanted, fresh
   if (text !== null) {
     const parsed = (() => {
       try {
-        return runPlanSchema.safeParse((JSON.parse(text) as { plan?: unknown }).plan);
+        const json = JSON.parse(text) as { plan?: unknown; anchor?: PlanAnchorRecord };
+        anchor = json.anchor ?? null;
+        return runPlanSchema.safeParse(json.plan);
       } catch {
         return null;
       }
@@ -152,7 +165,7 @@ export async function loadOrCreatePlan(runDir: string, wanted: PlanWanted, fresh
         { subject: runDir, hints: ["Rerun with the same settings to resume it, or pass --fresh to start over."] },
       );
     }
-    return { doc, planHash, plan: planOf(doc), resumed: true, committed: committedFor() };
+    return { doc, planHash, plan: planOf(doc), resumed: true, committed: committedFor(), anchor };
   }
   const prior = committedFor();
   const block = wanted.blockTriggers ? prior.length : null;
@@ -189,6 +202,7 @@ export async function loadOrCreatePlan(runDir: string, wanted: PlanWanted, fresh
     planHash,
     plan: planOf(doc),
     resumed: false,
+    anchor: null,
     committed: [...prior, { planHash, block, createdAt: doc.createdAt }],
   };
 }
@@ -203,4 +217,14 @@ export function planOf(doc: RunPlanDoc): Plan {
     runSeed: doc.runSeed,
     ...(doc.block !== null ? { triggers: doc.triggers } : {}),
   });
+}
+
+/** Records the plan's on-chain anchor next to it, so a resumed run does not anchor it again. */
+export async function recordPlanAnchor(runDir: string, run: RunPlan, anchor: PlanAnchorRecord): Promise<void> {
+  await writeFileAtomic(
+    join(runDir, PLAN_FILE),
+    `${JSON.stringify({ planHash: run.planHash, plan: run.doc, anchor }, null, 2)}\n`,
+    0o600,
+  );
+  run.anchor = anchor;
 }

@@ -139,6 +139,16 @@ export class RegistryClient {
       : { anchoredAt: Number(b.anchoredAt), anchorer: b.anchorer, count: Number(b.count) };
   }
 
+  /** Every batch anchor's root, anchorer, label (its manifestCid argument) and block. */
+  async batchAnchors(): Promise<{ root: string; anchorer: string; label: string; blockNumber: number }[]> {
+    return (await this.logs("BatchAnchored", [])).map((l) => ({
+      root: String(l.args[0]),
+      anchorer: String(l.args[1]),
+      label: String(l.args[3]),
+      blockNumber: l.blockNumber,
+    }));
+  }
+
   verifyBatchRecord(root: string, leaf: string, proof: string[]): Promise<boolean> {
     return this.read("verify the batch proof", () => this.contract.verifyBatchRecord(root, leaf, proof));
   }
@@ -184,7 +194,7 @@ export class RegistryClient {
   }
 
   private async logs(
-    event: "VersionRegistered" | "VersionRevoked" | "ClaimFiled",
+    event: "VersionRegistered" | "VersionRevoked" | "ClaimFiled" | "BatchAnchored",
     topics: (string | null)[],
     fromBlock = this.fromBlock,
   ): Promise<EventLog[]> {

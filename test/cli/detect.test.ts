@@ -168,6 +168,44 @@ describe("provmark detect against served models", () => {
     expect(chained.code, chained.stdout + chained.stderr).toBe(0);
     const last = JSON.parse(chained.stdout).checks.at(-1);
     expect(last).toMatchObject({ name: "on-chain record re-read from the chain", status: "pass" });
+    expect(report.planAnchor).toMatchObject({ chainId: "31337" });
+    expect(last.detail).toContain("run plan anchored before the first query; 1 anchored run(s)");
+    // The first test's run against this suspect is in the same run directory: block 1, factor 2.
+    expect(report.committedPlans).toHaveLength(2);
+    expect(JSON.parse(chained.stdout).recomputed.multiplicity).toBe(2);
+
+    // A rerun kept out of the report (another run directory) is still found on chain and counted.
+    const hidden = await provmark(
+      [
+        ...home,
+        "detect",
+        "--endpoint",
+        marked.url,
+        "--model-name",
+        "suspect",
+        "--key",
+        join(dir, "k.key"),
+        "--digest",
+        digest,
+        "--anchor",
+        "--decoys",
+        "none",
+        "--run",
+        join(dir, "hidden-run"),
+        "--report",
+        join(dir, "report-hidden"),
+        "--json",
+      ],
+      { env: { PROVMARK_PASSPHRASE: PASS, PROVMARK_RPC_URL: "", PROVMARK_IPFS_API: "" } },
+    );
+    expect(hidden.code, hidden.stdout + hidden.stderr).toBe(0);
+    const recount = await provmark(
+      [...home, "evidence", "verify", join(dir, "report-anchored"), "--chain", "--json"],
+      env,
+    );
+    const recounted = JSON.parse(recount.stdout);
+    expect(recounted.recomputed.multiplicity).toBe(3);
+    expect(recounted.checks.at(-1).detail).toContain("2 anchored run(s)");
     // after revocation, the chain no longer backs the evidence
     expect((await provmark([...home, "revoke", digest, "--reason", "test"], env)).code).toBe(0);
     const revoked = await provmark(

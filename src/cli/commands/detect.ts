@@ -107,6 +107,22 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
       maxFailureFraction: flags.maxFailures,
       references: flags.reference ?? [],
       onChain,
+      ...(flags.anchor
+        ? {
+            anchorPlan: async ({ root, label }: { root: string; label: string }) => {
+              const { openLedger } = await import("../../ledger/open-ledger.js");
+              const { requireRegistry } = await import("../../release/register-release.js");
+              const ledger = await openLedger({ ...ledgerOptions(flags, globals), access: "write" });
+              try {
+                const registry = requireRegistry(ledger);
+                const tx = await registry.anchorBatch(root, 1, label);
+                return { chainId: ledger.chainId.toString(), registry: registry.address, txHash: tx.txHash };
+              } finally {
+                await ledger.close();
+              }
+            },
+          }
+        : {}),
       devChain,
       reportDir,
       signal: abort.signal,

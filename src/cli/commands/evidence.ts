@@ -15,11 +15,10 @@ export async function evidenceVerify(
 ): Promise<void> {
   const { verifyEvidence } = await import("../../detect/evidence-verify.js");
   const { DEV_CHAIN_LABEL, devChainFromReport } = await import("../../detect/dev-chain.js");
-  const { report, check } = await verifyEvidence(path, {
-    alpha: flags.alpha,
-    maxFailureFraction: flags.maxFailures,
-    acceptV1: !!flags.acceptV1,
-  });
+  const policy = { alpha: flags.alpha, maxFailureFraction: flags.maxFailures, acceptV1: !!flags.acceptV1 };
+  const verified = await verifyEvidence(path, policy);
+  const { report } = verified;
+  let { check } = verified;
   let chain: {
     verified: boolean;
     chainId: string;
@@ -38,6 +37,10 @@ export async function evidenceVerify(
   if (flags.chain) {
     const { recheckOnChain } = await import("../../detect/evidence-chain.js");
     const c = await recheckOnChain(report, ledgerOptions(flags, globals), { deploymentFile: flags.deployment });
+    // Runs anchored against this certificate and suspect count even when the report omits them.
+    if (c.anchoredPlans.some((h) => !report.committedPlans.some((p) => p.planHash === h))) {
+      check = (await verifyEvidence(path, { ...policy, knownPlans: c.anchoredPlans })).check;
+    }
     check.checks.push({ name: c.check.name, status: c.check.ok ? "pass" : "fail", detail: c.check.detail });
     check.ok &&= c.check.ok;
     chain = c.chain ? { verified: c.check.ok, ...c.chain } : chain;

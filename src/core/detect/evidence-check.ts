@@ -22,6 +22,11 @@ export interface VerifierPolicy {
    * seeing a model's answers (framing), so by default a v1 report cannot be VALID.
    */
   acceptV1?: boolean;
+  /**
+   * Plan hashes of runs against this certificate and suspect the verifier found elsewhere (anchored
+   * on chain): with the report's committed plans they set the Bonferroni factor.
+   */
+  knownPlans?: readonly string[];
 }
 
 export const DEFAULT_VERIFIER_POLICY: VerifierPolicy = { alpha: 1e-6, maxFailureFraction: 0.2 };
@@ -110,7 +115,10 @@ export function recheckEvidence(report: EvidenceReport, io: RecheckIo, policy: V
   // Triggers recomputed from the reveal (v2) or taken from their Merkle-proved commitment (v1).
   const triggers = new Map<number, { input: Uint8Array | Float32Array; label: number; nullProbability: number }>();
   let expectedTriggers: number[] = [];
-  let multiplicity = Math.max(1, report.committedPlans.length);
+  let multiplicity = Math.max(
+    1,
+    new Set([...report.committedPlans.map((p) => p.planHash), ...(policy.knownPlans ?? [])]).size,
+  );
   if (cert.schema === "provmark/certificate/v2") {
     if (report.reveal.schema !== "provmark/reveal/v2") {
       add("reveal", ["a v2 certificate needs a v2 reveal (VRF proofs)"], "");

@@ -81,6 +81,17 @@ export const evidenceSchema = z.object({
    * included: the verifier's Bonferroni factor counts them.
    */
   committedPlans: z.array(z.object({ planHash: hex64, block: z.number().int().nullable(), createdAt: z.string() })),
+  /** `detect --anchor`: the plan's anchoring transaction, sent before the first query. */
+  planAnchor: z
+    .object({
+      chainId: z.string(),
+      registry: z.string(),
+      txHash: z.string(),
+      root: z.string(),
+      label: z.string(),
+    })
+    .nullable()
+    .default(null),
   suspect: z.object({
     protocol: z.enum(["tfserving", "kserve", "json", "local"]),
     target: z.string(),
