@@ -53,6 +53,7 @@ export async function verifyEvidence(
           return null;
         }
       },
+      sha256: sha256Hex,
       parseResponse: (body, size) => {
         const decoded = decode(body);
         return decoded === null ? Array.from({ length: size }, () => null) : parse(decoded, size);

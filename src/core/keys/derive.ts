@@ -18,7 +18,8 @@ const BLOCK = 255 * 32;
 export class KeyStream {
   private readonly prk: Uint8Array;
   private readonly info: Uint8Array;
-  private block = new Uint8Array(0);
+  private block: Uint8Array = new Uint8Array(0);
+  private blockInfo: Uint8Array = new Uint8Array(0);
   private pos = 0;
   private blockIndex = 0;
 
@@ -32,8 +33,16 @@ export class KeyStream {
     let off = 0;
     while (off < n) {
       if (this.pos === this.block.length) {
-        this.block = expand(sha256, this.prk, concatBytes(this.info, u32le(this.blockIndex++)), BLOCK);
-        this.pos = 0;
+        if (this.block.length === BLOCK || this.block.length === 0) {
+          // A new block: expanded lazily below, so a stream read for a few bytes costs a few HMACs.
+          this.blockInfo = concatBytes(this.info, u32le(this.blockIndex++));
+          this.block = new Uint8Array(0);
+          this.pos = 0;
+        }
+        // HKDF-Expand's output for length L is a prefix of its output for any longer L, so growing the
+        // block (doubling, up to the full 8160 bytes) yields the very bytes a full expansion would.
+        const want = Math.min(BLOCK, Math.max(64, 2 * this.block.length, this.pos + (n - off)));
+        this.block = expand(sha256, this.prk, this.blockInfo, want);
       }
       const take = Math.min(n - off, this.block.length - this.pos);
       out.set(this.block.subarray(this.pos, this.pos + take), off);
