@@ -68,7 +68,7 @@ function loaderOf(spec: string): [keyof typeof LOADERS, string] {
   const colon = spec.indexOf(":");
   const scheme = colon < 0 ? spec : spec.slice(0, colon);
   const rest = colon < 0 ? "" : spec.slice(colon + 1);
-  if (Object.hasOwn(LOADERS, scheme) && (scheme === "mnist") === (colon < 0) && (scheme === "mnist" || rest !== "")) {
+  if (Object.hasOwn(LOADERS, scheme) && (scheme === "mnist") === colon < 0 && (scheme === "mnist" || rest !== "")) {
     return [scheme as keyof typeof LOADERS, rest];
   }
   throw new ProvmarkError("DATASET_UNKNOWN", `unknown dataset ${JSON.stringify(spec)}`, {
