@@ -48,7 +48,7 @@ export async function loadCsvDataset(file: string, options: LoadDatasetOptions):
     });
   });
   const { y, count, names } = labelsOf(rows, labelAt, header, options, file);
-  const split = stratifiedSplit(y, "csv");
+  const split = stratifiedSplit(y, "csv", names);
   const all = { x, y, count: rows.length };
   const train = takeExamples(all, split.train, F);
   const input: VectorInput = options.io

@@ -71,7 +71,7 @@ export async function loadImagesDataset(dir: string, options: LoadDatasetOptions
   }
   const pixels = await decodeFiles(files, spec, options.io !== undefined);
   const y = Uint16Array.from(labels);
-  const split = stratifiedSplit(y, "images");
+  const split = stratifiedSplit(y, "images", names);
   return {
     kind: "image",
     name,

@@ -19,11 +19,12 @@ export function testCount(n: number): number {
 
 /**
  * A seeded split, stratified by group (the class; one group for unlabelled data): each group's
- * examples are permuted by their own stream `${stream}/${group}`, the first `testCount(n)` go to
- * test. A class with one example keeps it for training (nothing of it is held out), so tiny
+ * examples are permuted by their own stream `${stream}/${key}`, the first `testCount(n)` go to
+ * test. The key is the group's name when `names` are given (a class folder, a CSV label), so the
+ * held-out examples do not depend on the order the model gives its classes. A class with one example keeps it for training (nothing of it is held out), so tiny
  * datasets still test every class that has two examples or more.
  */
-export function stratifiedSplit(groups: ArrayLike<number>, stream: string): SplitIndices {
+export function stratifiedSplit(groups: ArrayLike<number>, stream: string, names?: readonly string[]): SplitIndices {
   const members = new Map<number, number[]>();
   for (let i = 0; i < groups.length; i++) {
     const g = groups[i] as number;
@@ -35,7 +36,7 @@ export function stratifiedSplit(groups: ArrayLike<number>, stream: string): Spli
   const test: number[] = [];
   let single = 0;
   for (const [g, list] of members) {
-    const order = permutation(list.length, createRng(SPLIT_SEED, `${stream}/${g}`));
+    const order = permutation(list.length, createRng(SPLIT_SEED, `${stream}/${names?.[g] ?? g}`));
     const nTest = testCount(list.length);
     if (list.length === 1) single++;
     order.forEach((k, i) => {
