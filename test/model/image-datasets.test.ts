@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { describe, expect, it } from "vitest";
 import { type ImageInput, type ModelIO, PREPROCESS_PRESETS } from "../../src/core/input/model-io.js";
 import type { ImageDataset, ImageSplit } from "../../src/model/datasets/dataset.js";
@@ -35,7 +35,7 @@ const images = (s: ImageSplit, size: number) =>
   Array.from({ length: s.count }, (_, i) => digest(s.pixels.subarray(i * size, (i + 1) * size)));
 const size = (d: ImageDataset) => d.inputShape[0] * d.inputShape[1] * d.inputShape[2];
 
-async function write(path: string, image: sharp.Sharp) {
+async function write(path: string, image: Sharp) {
   await mkdir(join(path, ".."), { recursive: true });
   await writeFile(path, await image.toBuffer());
 }
