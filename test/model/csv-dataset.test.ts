@@ -2,17 +2,23 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { legacyModelIO, type ModelIO } from "../../src/core/input/model-io.js";
-import type { Dataset, VectorDataset } from "../../src/model/datasets/dataset.js";
+import type { VectorDataset } from "../../src/model/datasets/dataset.js";
 import { featureRanges } from "../../src/model/datasets/feature-ranges.js";
 import { type LoadDatasetOptions, loadDataset } from "../../src/model/datasets/index.js";
 import { testCount } from "../../src/model/datasets/split.js";
 import { tempDir } from "../helpers/fixtures.js";
 
 const TABULAR = new URL("../fixtures/tabular/", import.meta.url).pathname;
-const load = (spec: string, o: LoadDatasetOptions = {}) =>
-  loadDataset(spec, { ...o, accept: "any" }) as Promise<Dataset> as Promise<VectorDataset>;
-const perClass = (y: Uint16Array) =>
-  Array.from(y).reduce<Record<number, number>>((m, v) => ({ ...m, [v]: (m[v] ?? 0) + 1 }), {});
+async function load(spec: string, o: LoadDatasetOptions = {}): Promise<VectorDataset> {
+  const d = await loadDataset(spec, { ...o, accept: "any" });
+  if (d.kind !== "vector") throw new Error(`${spec} loaded as ${d.kind} data`);
+  return d;
+}
+const perClass = (y: Uint16Array) => {
+  const counts: Record<number, number> = {};
+  for (const v of y) counts[v] = (counts[v] ?? 0) + 1;
+  return counts;
+};
 
 async function csv(text: string): Promise<string> {
   const file = join(await tempDir(), "t.csv");
