@@ -43,7 +43,7 @@ export async function loadDataset(
   if (scheme === "csv" && options.accept !== "any") {
     throw new ProvmarkError("DATASET_MODEL_MISMATCH", `${spec} is a tabular (vector) dataset; images are needed here`, {
       subject: spec,
-      hints: ["Name an image dataset: mnist, idx:<dir>, images:<dir> or unlabeled:<dir>."],
+      hints: ["Name an image dataset here: mnist, idx:<dir> or images:<dir>."],
     });
   }
   if (scheme === "unlabeled" && options.allowUnlabelled !== true) {
