@@ -29,7 +29,7 @@ describe("train refuses datasets it cannot use, by code, with exit 2 and nothing
       [`csv:${IRIS}`, "DATASET_MODEL_MISMATCH", "tabular"],
       [`unlabeled:${images}`, "DATASET_UNLABELLED", "has no labels"],
       [`images:${images}`, "IMAGE_COLOURSPACE", cmyk],
-    ]) {
+    ] as const) {
       const out = join(root, "never");
       const r = await provmark(["train", "--dataset", spec, "--out", out]);
       expect(r.code, r.stderr).toBe(2);
