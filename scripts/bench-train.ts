@@ -22,7 +22,7 @@ import { createRng, permutation } from "../src/core/rng.js";
 import { createAdam } from "../src/model/adam.js";
 import { ARCH_DEFAULTS, buildModel } from "../src/model/archs.js";
 import { loadTf, type TF } from "../src/model/backend.js";
-import { type Dataset, type Split, takeExamples } from "../src/model/datasets/dataset.js";
+import { type ImageDataset, type ImageSplit, takeExamples } from "../src/model/datasets/dataset.js";
 import { loadDataset } from "../src/model/datasets/index.js";
 import { accuracy, fitModel } from "../src/model/train-loop.js";
 
@@ -41,7 +41,12 @@ const log = (m: string) => process.stderr.write(`${m}\n`);
 
 const mnist = await loadDataset("mnist");
 const pixels = mnist.inputShape[0] * mnist.inputShape[1] * mnist.inputShape[2];
-const first = (s: Split, n: number): Split => ({ x: s.x.subarray(0, n * pixels), y: s.y.subarray(0, n), count: n });
+const first = (s: ImageSplit, n: number): ImageSplit => ({
+  x: s.x.subarray(0, n * pixels),
+  y: s.y.subarray(0, n),
+  count: n,
+  pixels: s.pixels.subarray(0, n * pixels),
+});
 // The loader's training split is ordered by class (its first 2,000 images are digits 0-2 only), so
 // the benchmark takes 2,000 images drawn by a fixed permutation: every class, the same set each run.
 const picked = takeExamples(
@@ -49,7 +54,7 @@ const picked = takeExamples(
   permutation(mnist.train.count, createRng(1, "bench-train")).subarray(0, count),
   pixels,
 );
-const data: Dataset = { ...mnist, train: picked };
+const data: ImageDataset = { ...mnist, train: picked };
 
 interface Run {
   seconds: number;
@@ -59,7 +64,7 @@ interface Run {
 }
 
 /** Trains the CNN on `d` with the loaded backend; per-step seconds from the trainer's callbacks. */
-async function train(tf: TF, d: Dataset, runEpochs: number, skipSteps = 0): Promise<Run> {
+async function train(tf: TF, d: ImageDataset, runEpochs: number, skipSteps = 0): Promise<Run> {
   const model = buildModel(tf, "cnn", d.inputShape, d.numClasses, seed);
   const optimizer = createAdam(tf, ARCH_DEFAULTS.cnn.learningRate);
   model.compile({ optimizer, loss: "categoricalCrossentropy", metrics: ["accuracy"] });
@@ -137,7 +142,7 @@ const inference500Ms = wasmTf.tidy(() => {
   return median(runs);
 });
 // The first steps again, on exactly the batches the cpu backend gets, to compare their losses.
-const stepData: Dataset = { ...data, train: first(data.train, (cpuSteps + 1) * batchSize) };
+const stepData: ImageDataset = { ...data, train: first(data.train, (cpuSteps + 1) * batchSize) };
 const wasmSteps = await train(wasmTf, stepData, 1);
 
 // --- cpu: a few steps, scaled ---
@@ -166,7 +171,7 @@ function runTorch(): TorchRun | { skipped: string } {
   const dir = mkdtempSync(join(tmpdir(), "provmark-bench-train-"));
   try {
     writeFileSync(join(dir, "x.f32"), data.train.x);
-    writeFileSync(join(dir, "y.u8"), data.train.y);
+    writeFileSync(join(dir, "y.u8"), Uint8Array.from(data.train.y));
     const script = fileURLToPath(new URL("./bench-train-torch.py", import.meta.url));
     log(`torch: ${python}, ${threads} threads`);
     const args = [script, dir, "--epochs", `${epochs}`, "--batch", `${batchSize}`, "--threads", `${threads}`];

@@ -120,7 +120,7 @@ export function buildProgram(): Command {
     .command("train")
     .description("train a reproducible baseline model on a dataset")
     .requiredOption("--out <dir>", "where to write the trained model (LayersModel directory)")
-    .option("--dataset <spec>", "mnist (built in) or idx:<dir>", "mnist")
+    .option("--dataset <spec>", "mnist (built in), idx:<dir> or images:<dir> (a folder per class)", "mnist")
     .addOption(new Option("--arch <arch>", "model architecture").choices(["mlp", "mlp-small", "cnn"]).default("mlp"))
     .option("--epochs <n>", "training epochs (default: per architecture)", intArg("--epochs", 1, 1000))
     .option("--batch-size <n>", "batch size", intArg("--batch-size", 1, 65536))
@@ -364,7 +364,7 @@ export function buildProgram(): Command {
     .requiredOption("--model <dir>", "the marked model")
     .requiredOption("--key <file>", "the watermark key file")
     .requiredOption("--out <dir>", "where to write results.json and report.html")
-    .option("--dataset <spec>", "mnist (built in) or idx:<dir>", "mnist")
+    .option("--dataset <spec>", "mnist (built in), idx:<dir> or images:<dir> (a folder per class)", "mnist")
     .option(
       "--attacks <list>",
       "comma list of finetune, prune, fineprune, quantize, noise, input, distill, overwrite (default: all)",

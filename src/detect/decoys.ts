@@ -1,3 +1,4 @@
+import type { ModelIO } from "../core/input/model-io.js";
 import { ProvmarkError } from "../errors.js";
 
 /**
@@ -9,12 +10,14 @@ export async function loadDecoys(
   spec: string | undefined,
   shape: readonly [number, number, number],
   ratio: number,
+  /** The certificate's input model: decoys are read through its resize and channel policy. */
+  io?: ModelIO,
 ): Promise<{ from: string | null; inputs: Uint8Array[] }> {
   const is28 = shape[0] === 28 && shape[1] === 28 && shape[2] === 1;
   const chosen = spec ?? (is28 ? "mnist" : "none");
   if (chosen === "none" || ratio === 0) return { from: null, inputs: [] };
   const { loadDataset } = await import("../model/datasets/index.js");
-  const ds = await loadDataset(chosen);
+  const ds = await loadDataset(chosen, io ? { io, allowUnlabelled: true } : {});
   if (ds.inputShape.join(",") !== shape.join(",")) {
     throw new ProvmarkError(
       "DATASET_MODEL_MISMATCH",
@@ -24,11 +27,6 @@ export async function loadDecoys(
   }
   const px = shape[0] * shape[1] * shape[2];
   const inputs: Uint8Array[] = [];
-  for (let i = 0; i < ds.test.count; i++) {
-    const u = new Uint8Array(px);
-    const src = ds.test.x.subarray(i * px, (i + 1) * px);
-    for (let j = 0; j < px; j++) u[j] = Math.round((src[j] as number) * 255);
-    inputs.push(u);
-  }
+  for (let i = 0; i < ds.test.count; i++) inputs.push(ds.test.pixels.slice(i * px, (i + 1) * px));
   return { from: ds.name, inputs };
 }

@@ -3,7 +3,7 @@ import { createRng, permutation } from "../core/rng.js";
 import { createAdam } from "../model/adam.js";
 import { buildModel } from "../model/archs.js";
 import type { TF } from "../model/backend.js";
-import { type Dataset, pixelsPerExample } from "../model/datasets/dataset.js";
+import { type ImageDataset, pixelsPerExample } from "../model/datasets/dataset.js";
 import { dropoutReseeder } from "../model/train-loop.js";
 import type { DistillParams } from "./lab-types.js";
 import { subsetDataset } from "./model-ops.js";
@@ -11,7 +11,12 @@ import { subsetDataset } from "./model-ops.js";
 const BATCH = 128;
 
 /** The victim's answers to unlabeled inputs, as targets: one-hot top-1 labels or probabilities. */
-export function victimAnswers(tf: TF, victim: tfTypes.LayersModel, data: Dataset, answers: DistillParams["answers"]) {
+export function victimAnswers(
+  tf: TF,
+  victim: tfTypes.LayersModel,
+  data: ImageDataset,
+  answers: DistillParams["answers"],
+) {
   const px = pixelsPerExample(data);
   const n = data.train.count;
   const C = data.numClasses;
@@ -36,7 +41,7 @@ export function victimAnswers(tf: TF, victim: tfTypes.LayersModel, data: Dataset
 export async function distillSurrogate(
   tf: TF,
   victim: tfTypes.LayersModel,
-  data: Dataset,
+  data: ImageDataset,
   p: DistillParams,
   seed: number,
 ): Promise<tfTypes.LayersModel> {

@@ -1,7 +1,7 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 import { createAdam } from "../model/adam.js";
 import type { TF } from "../model/backend.js";
-import type { Dataset } from "../model/datasets/dataset.js";
+import type { ImageDataset } from "../model/datasets/dataset.js";
 import { fitModel } from "../model/train-loop.js";
 import type { FinepruneParams, FinetuneParams } from "./lab-types.js";
 import {
@@ -25,7 +25,7 @@ import { pruneMasks } from "./weight-transforms.js";
 export async function finetuneAttackInPlace(
   tf: TF,
   model: tfTypes.LayersModel,
-  data: Dataset,
+  data: ImageDataset,
   p: FinetuneParams,
   seed: number,
   afterEpoch?: () => void,
@@ -69,7 +69,7 @@ export function pruneInPlace(tf: TF, model: tfTypes.LayersModel, p: { scope: "gl
 export async function finepruneInPlace(
   tf: TF,
   model: tfTypes.LayersModel,
-  data: Dataset,
+  data: ImageDataset,
   p: FinepruneParams,
   seed: number,
 ): Promise<void> {

@@ -2,7 +2,7 @@ import type * as tfTypes from "@tensorflow/tfjs";
 import { createRng, permutation } from "../core/rng.js";
 import { ProvmarkError } from "../errors.js";
 import type { TF } from "../model/backend.js";
-import { type Dataset, pixelsPerExample, takeExamples } from "../model/datasets/dataset.js";
+import { type ImageDataset, pixelsPerExample, takeExamples } from "../model/datasets/dataset.js";
 import { isKernelWeight, kernelLayers, listLayers } from "../model/layers.js";
 
 /** A fresh model with the same topology and a copy of the weights (the caller disposes it). */
@@ -75,7 +75,7 @@ export function reinitLayer(tf: TF, layer: tfTypes.layers.Layer, seed: number): 
 }
 
 /** A seeded random `fraction` of the training split (the test split is kept whole). */
-export function subsetDataset(data: Dataset, fraction: number, seed: number): Dataset {
+export function subsetDataset(data: ImageDataset, fraction: number, seed: number): ImageDataset {
   if (fraction >= 1) return data;
   const n = Math.max(1, Math.round(fraction * data.train.count));
   const order = permutation(data.train.count, createRng(seed, "lab-subset")).subarray(0, n);

@@ -1,7 +1,7 @@
 import { createAdam } from "../model/adam.js";
 import { ARCH_DEFAULTS, type Arch, buildModel } from "../model/archs.js";
 import type { TF } from "../model/backend.js";
-import type { Dataset } from "../model/datasets/dataset.js";
+import type { ImageDataset } from "../model/datasets/dataset.js";
 import { fitModel } from "../model/train-loop.js";
 import { subsetDataset } from "./model-ops.js";
 import { type ScoreContext, scoreModel } from "./score-model.js";
@@ -66,7 +66,7 @@ export interface NullBankResult {
  */
 export async function runNullBank(
   tf: TF,
-  data: Dataset,
+  data: ImageDataset,
   ctx: ScoreContext,
   o: NullBankOptions,
 ): Promise<NullBankResult> {

@@ -8,7 +8,7 @@ import type { WatermarkKey } from "../core/watermark/params.js";
 import { ARCH_DEFAULTS, type Arch } from "../model/archs.js";
 import { assertOutputFree, writeDirAtomic } from "../model/atomic-write.js";
 import { type BackendChoice, loadTf, type TF } from "../model/backend.js";
-import type { Dataset } from "../model/datasets/dataset.js";
+import type { ImageDataset } from "../model/datasets/dataset.js";
 import { loadDataset } from "../model/datasets/index.js";
 import { loadLayersModel } from "../model/fs-io-handler.js";
 import { assertDatasetFitsModel, assertKeyFitsModel } from "../watermark/compat.js";
@@ -183,7 +183,7 @@ export async function runLab(req: LabRequest): Promise<LabResult> {
 
 interface AttackEnv {
   req: LabRequest;
-  data: Dataset;
+  data: ImageDataset;
   ctx: ScoreContext;
   seed: number;
   workDir: string;

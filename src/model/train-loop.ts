@@ -1,7 +1,7 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 import { createRng, permutation, type Rng } from "../core/rng.js";
 import { ProvmarkError } from "../errors.js";
-import { type Dataset, pixelsPerExample, type Split } from "./datasets/dataset.js";
+import { type Dataset, type ImageDataset, pixelsPerExample, type Split } from "./datasets/dataset.js";
 
 type TF = typeof tfTypes;
 
@@ -34,7 +34,7 @@ export interface EpochStats {
 export async function fitModel(
   tf: TF,
   model: tfTypes.LayersModel,
-  data: Dataset,
+  data: ImageDataset,
   opts: FitOptions,
 ): Promise<EpochStats[]> {
   const pixels = pixelsPerExample(data);

@@ -28,7 +28,13 @@ export async function generateKey(params: WatermarkParams, dataset?: string): Pr
         subject: "--dataset",
       });
     }
-    const data = await loadDataset(dataset);
+    if (params.io.input.kind !== "image") {
+      throw new ProvmarkError("USAGE", "stamp triggers need an image model; vector models take noise triggers", {
+        subject: "--family",
+      });
+    }
+    // The owner's own images, read through the model's input policy (resize, channels).
+    const data = await loadDataset(dataset, { io: params.io, allowUnlabelled: true });
     const shape = modelInputShape(params);
     if (data.inputShape.join(",") !== shape.join(",") || data.numClasses > classCount(params)) {
       throw new ProvmarkError(
@@ -39,9 +45,7 @@ export async function generateKey(params: WatermarkParams, dataset?: string): Pr
     }
     const px = pixelCount(params);
     for (const i of chooseStampBases(seed, Math.min(need, data.train.count), data.train.count)) {
-      const pixels = new Uint8Array(px);
-      for (let j = 0; j < px; j++) pixels[j] = Math.round((data.train.x[i * px + j] as number) * 255);
-      stampBases.push({ pixels });
+      stampBases.push({ pixels: data.train.pixels.slice(i * px, (i + 1) * px) });
     }
   }
   return { seed, params, stampBases };

@@ -14,7 +14,12 @@ const mnist = await loadDataset("mnist");
 const count = 256;
 const data = {
   ...mnist,
-  train: { x: mnist.train.x.subarray(0, count * 784), y: mnist.train.y.subarray(0, count), count },
+  train: {
+    x: mnist.train.x.subarray(0, count * 784),
+    y: mnist.train.y.subarray(0, count),
+    count,
+    pixels: mnist.train.pixels.subarray(0, count * 784),
+  },
 };
 const model = buildModel(tf, "cnn", data.inputShape, data.numClasses, 7);
 model.compile({ optimizer: createAdam(tf, 1e-3), loss: "categoricalCrossentropy" });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { legacyModelIO } from "../../src/core/input/model-io.js";
 import { finetuneAttackInPlace } from "../../src/lab/finetune.js";
 import { isKernel, lastKernelLayer, trainOnly } from "../../src/lab/model-ops.js";
 import { loadTf } from "../../src/model/backend.js";
-import type { Dataset } from "../../src/model/datasets/dataset.js";
+import type { ImageDataset } from "../../src/model/datasets/dataset.js";
 import { disposeModel } from "../../src/model/dispose-model.js";
 import { readKernel, resolveKernelLayer } from "../../src/model/layers.js";
 import { buildNestedModel } from "../helpers/nested-model.js";
@@ -22,19 +23,26 @@ describe("lab attacks on nested models", () => {
 
     const n = 24;
     const px = 12 * 12 * 3;
-    const split = (seed: number) => ({
-      x: Float32Array.from({ length: n * px }, (_, i) => ((i * 2654435761 + seed) % 1000) / 1000),
-      y: Uint8Array.from({ length: n }, (_, i) => i % 3),
-      count: n,
-    });
-    const data: Dataset = {
+    const split = (seed: number) => {
+      const pixels = Uint8Array.from({ length: n * px }, (_, i) => (i * 2654435761 + seed) % 256);
+      return {
+        x: Float32Array.from(pixels, (p) => p / 255),
+        pixels,
+        y: Uint16Array.from({ length: n }, (_, i) => i % 3),
+        count: n,
+      };
+    };
+    const data = {
+      kind: "image",
+      io: legacyModelIO([12, 12, 3], 3),
+      labelled: true,
       name: "toy",
       inputShape: [12, 12, 3],
       numClasses: 3,
       train: split(1),
       test: split(2),
       splitNote: "",
-    };
+    } as ImageDataset;
     const k = (name: string) => readKernel(resolveKernelLayer(model, name, "nested"));
     const [logits, features] = [k("logits"), k("features")];
     await finetuneAttackInPlace(

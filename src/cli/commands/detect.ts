@@ -55,7 +55,12 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
   const { certificate, onChain, devChain, responseConfig, request } = await resolveCertificate(flags, globals, key);
   const { certificateIO } = await import("../../core/watermark/certificate.js");
   const { imageShape } = await import("../../core/watermark/params.js");
-  const decoys = await loadDecoys(flags.decoys, imageShape(certificateIO(certificate)), flags.decoyRatio);
+  const decoys = await loadDecoys(
+    flags.decoys,
+    imageShape(certificateIO(certificate)),
+    flags.decoyRatio,
+    certificate.schema === "provmark/certificate/v2" ? certificate.io : undefined,
+  );
   const target = flags.protocol === "local" ? resolve(flags.endpoint) : flags.endpoint;
   const runId = createHash("sha256")
     .update(`${flags.protocol}\0${target}\0${flags.modelName ?? ""}\0${toHex(keyCommitment(key.seed))}`)

@@ -1,8 +1,10 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import type { ModelIO } from "../../core/input/model-io.js";
 import { fromFsError, ProvmarkError } from "../../errors.js";
-import type { Dataset, Split } from "./dataset.js";
+import type { ImageDataset } from "./dataset.js";
+import { grayDataset } from "./gray-dataset.js";
 
 /** Parsed IDX file (http://yann.lecun.com/exdb/mnist/ format): unsigned bytes only, as MNIST uses. */
 export interface IdxArray {
@@ -59,13 +61,16 @@ async function readIdx(dir: string, entries: readonly string[], stem: string): P
   return parseIdx(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file);
 }
 
-/** Loads MNIST-layout IDX files from a directory (e.g. Debian's /usr/share/datasets/fashion-mnist). */
-export async function loadIdxDataset(dir: string): Promise<Dataset> {
+/**
+ * Loads MNIST-layout IDX files from a directory (e.g. Debian's /usr/share/datasets/fashion-mnist),
+ * keeping the files' own train / t10k split; `io` as in `grayDataset`.
+ */
+export async function loadIdxDataset(dir: string, io?: ModelIO): Promise<ImageDataset> {
   const entries = await readdir(dir).catch((e: unknown) => {
     throw fromFsError(e, dir);
   });
   let hw: [number, number] = [0, 0];
-  const split = async (prefix: string): Promise<Split> => {
+  const split = async (prefix: string) => {
     const images = await readIdx(dir, entries, `${prefix}-images-idx3-ubyte`);
     const labels = await readIdx(dir, entries, `${prefix}-labels-idx1-ubyte`);
     if (images.dims.length !== 3 || labels.dims.length !== 1 || images.dims[0] !== labels.dims[0]) {
@@ -76,21 +81,21 @@ export async function loadIdxDataset(dir: string): Promise<Dataset> {
       );
     }
     hw = [images.dims[1] as number, images.dims[2] as number];
-    const x = new Float32Array(images.data.length);
-    for (let i = 0; i < x.length; i++) x[i] = (images.data[i] as number) / 255;
-    return { x, y: new Uint8Array(labels.data), count: labels.dims[0] as number };
+    return { pixels: images.data, y: Uint16Array.from(labels.data) };
   };
   const train = await split(SPLITS.train);
   const test = await split(SPLITS.test);
   let maxLabel = 0;
   for (const s of [train, test]) for (const v of s.y) maxLabel = Math.max(maxLabel, v);
-  const [h, w] = hw;
-  return {
+  const [height, width] = hw;
+  return grayDataset({
     name: `idx:${dir}`,
-    inputShape: [h, w, 1],
-    numClasses: maxLabel + 1,
+    height,
+    width,
+    classes: maxLabel + 1,
     train,
     test,
-    splitNote: `IDX files in ${dir}: the files' own train (${train.count}) / t10k (${test.count}) split`,
-  };
+    splitNote: `IDX files in ${dir}: the files' own train (${train.y.length}) / t10k (${test.y.length}) split`,
+    io,
+  });
 }
