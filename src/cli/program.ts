@@ -456,9 +456,9 @@ export function buildProgram(): Command {
       )
       .option(
         "--max-failures <x>",
-        "above this fraction of failed trigger queries a run cannot support not-detected",
+        "above this fraction of failed trigger queries a run cannot support not-detected (detect's default too)",
         numArg("--max-failures", 0, 1),
-        0.2,
+        0.1,
       )
       .option("--accept-v1", "accept v1 certificates' labels (not provably fixed at release) with a warning")
       .option(

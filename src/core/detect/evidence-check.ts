@@ -29,7 +29,7 @@ export interface VerifierPolicy {
   knownPlans?: readonly string[];
 }
 
-export const DEFAULT_VERIFIER_POLICY: VerifierPolicy = { alpha: 1e-6, maxFailureFraction: 0.2 };
+export const DEFAULT_VERIFIER_POLICY: VerifierPolicy = { alpha: 1e-6, maxFailureFraction: 0.1 };
 
 /** One instance of a request body, as far as the protocol lets the verifier read it back. */
 export type SentInstance =
