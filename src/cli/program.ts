@@ -129,42 +129,46 @@ export function buildProgram(): Command {
     .option("--json", "machine-readable output")
     .action(async (opts) => (await import("./commands/train.js")).train(opts, globals()));
 
-  program
-    .command("keygen")
-    .description("create an encrypted watermark key (secret seed + parameters; file mode 0600)")
-    .requiredOption("--out <file>", "where to write the key file")
-    .option("--classes <n>", "number of classes of the model", intArg("--classes", 2, 10_000), 10)
-    .option("--input-shape <h,w,c>", "model input shape", shapeArg, [28, 28, 1] as [number, number, number])
-    .option("--layer <name>", "layer whose kernel carries the weight watermark", "dense1")
-    .option("--bits <n>", "weight watermark message length", intArg("--bits", 1, 256), 64)
-    .option(
-      "--triggers <n>",
-      "trigger set size (default: 100, or more when the class count needs it for p <= 1e-30 on half the set)",
-      intArg("--triggers", 1, 100_000),
-    )
-    .option(
-      "--preprocess <preset>",
-      "how pixels reach the model: pixel/255, pixel/127.5-1, pixel/127-1, raw, caffe, torch",
-      "pixel/255",
-    )
-    .addOption(
-      new Option(
-        "--family <family>",
-        "trigger family: out-of-distribution noise, stamped in-distribution images, or both",
+  withModelIOFlags(
+    program
+      .command("keygen")
+      .description("create an encrypted watermark key (secret seed + parameters; file mode 0600)")
+      .requiredOption("--out <file>", "where to write the key file")
+      .option(
+        "--model <dir>",
+        "the model to mark: its input, classes, preprocessing and carrier layer are inferred (printed with why)",
       )
-        .choices(["noise", "stamp", "mixed"])
-        .default("noise"),
-    )
-    .option(
-      "--stamp-strength <x>",
-      "stamp amplitude in [0, 1] (stamp and mixed families)",
-      numArg("--stamp-strength", 0, 1),
-      0.3,
-    )
-    .option("--dataset <spec>", "where stamp triggers take their base images", "mnist")
-    .option("--force", "replace --out if it exists")
-    .option("--json", "machine-readable output")
-    .action(async (opts) => (await import("./commands/keygen.js")).keygen(opts));
+      .option("--classes <n>", "number of classes, without --model (default 10)", intArg("--classes", 2, 10_000))
+      .option("--input-shape <h,w,c>", "model input shape, without --model (default 28,28,1)", shapeArg)
+      .option("--layer <name>", "carrier layer (default: chosen from --model, else dense1)")
+      .option("--bits <n>", "weight watermark message length", intArg("--bits", 1, 256), 64)
+      .option(
+        "--triggers <n>",
+        "trigger set size (default: 100, or more when the class count needs it for p <= 1e-30 on half the set)",
+        intArg("--triggers", 1, 100_000),
+      )
+      .addOption(
+        new Option(
+          "--family <family>",
+          "trigger family: out-of-distribution noise, stamped in-distribution images, or both",
+        )
+          .choices(["noise", "stamp", "mixed"])
+          .default("noise"),
+      )
+      .option(
+        "--stamp-strength <x>",
+        "stamp amplitude in [0, 1] (stamp and mixed families)",
+        numArg("--stamp-strength", 0, 1),
+        0.3,
+      )
+      .option(
+        "--dataset <spec>",
+        "the owner's data: stamp base images, or csv:<file> feature ranges for tabular models (default mnist)",
+      )
+      .option("--label-column <name>", "csv datasets: the label column (default: the last)")
+      .option("--force", "replace --out if it exists")
+      .option("--json", "machine-readable output"),
+  ).action(async (opts) => (await import("./commands/keygen.js")).keygen(opts));
 
   program
     .command("embed")
