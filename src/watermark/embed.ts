@@ -12,8 +12,8 @@ import { assertOutputFree } from "../model/atomic-write.js";
 import { type BackendChoice, loadTf } from "../model/backend.js";
 import { loadDataset } from "../model/datasets/index.js";
 import { disposeModel } from "../model/dispose-model.js";
-import { fileSaveHandler, loadLayersModel } from "../model/fs-io-handler.js";
-import type { WeightSpec } from "../model/manifest-schema.js";
+import { loadLayersModel } from "../model/fs-io-handler.js";
+import { saveLikeSource } from "../model/save-like-source.js";
 import { accuracy, dropoutReseeder, fillBatch } from "../model/train-loop.js";
 import { VERSION } from "../version.js";
 import { assertDatasetFitsModel, assertKeyFitsModel, type Carrier, findCarrier } from "./compat.js";
@@ -89,25 +89,25 @@ export async function embedWatermark(req: EmbedRequest): Promise<EmbedResult> {
     const embedSeconds = (performance.now() - started) / 1000;
     let certificate: Certificate | undefined;
     let weightsDigest = "";
-    await model.save(
-      fileSaveHandler(tf, req.out, {
-        overwrite: req.force ?? false,
-        extraFiles: (artifacts, bytes) => {
-          weightsDigest = weightsDigestOf(artifacts.weightSpecs as WeightSpec[], bytes);
-          certificate = buildCertificate({
-            key: req.key,
-            triggers,
-            projection,
-            message,
-            carrierLength: carrier.length,
-            weightsDigest,
-            createdAt: req.now ?? new Date(),
-            tool: `provmark ${VERSION}`,
-          });
-          return { [CERTIFICATE_FILE]: `${JSON.stringify(certificate, null, 2)}\n` };
-        },
-      }),
-    );
+    // The marked model keeps its source's topology and file layout (metadata.json and other files
+    // copied), so it loads wherever the original did.
+    await saveLikeSource(model, req.model, req.out, {
+      overwrite: req.force ?? false,
+      extraFiles: ({ specs, data }) => {
+        weightsDigest = weightsDigestOf(specs, data);
+        certificate = buildCertificate({
+          key: req.key,
+          triggers,
+          projection,
+          message,
+          carrierLength: carrier.length,
+          weightsDigest,
+          createdAt: req.now ?? new Date(),
+          tool: `provmark ${VERSION}`,
+        });
+        return { [CERTIFICATE_FILE]: `${JSON.stringify(certificate, null, 2)}\n` };
+      },
+    });
     const cert = certificate as unknown as Certificate;
     return {
       out: req.out,

@@ -64,6 +64,15 @@ describe("embed on a nested Teachable Machine export", () => {
     expect(cert.weightWatermark).toEqual({ bits: 32, derivation: "vrf/v2" });
   });
 
+  it("keeps the export's topology and files: metadata.json copied, model.json's topology unchanged", async () => {
+    const src = JSON.parse(await readFile(join(TM_TINY_MODEL, "model.json"), "utf8"));
+    const out = JSON.parse(await readFile(join(dir, "marked", "model.json"), "utf8"));
+    expect(out.modelTopology).toEqual(src.modelTopology);
+    expect(await readFile(join(dir, "marked", "metadata.json"), "utf8")).toBe(
+      await readFile(join(TM_TINY_MODEL, "metadata.json"), "utf8"),
+    );
+  });
+
   it("moves the weight mark towards the key's message: fewer bit errors than the source model has", async () => {
     const source = await verifyModel({ model: TM_TINY_MODEL, key, keyPath: "k", backend: "wasm" });
     const marked = await verifyModel({ model: join(dir, "marked"), key, keyPath: "k", backend: "wasm" });
