@@ -71,7 +71,7 @@ const marked = await embedWatermark({
   force: true,
   backend: "auto",
 });
-log(`embedded in ${marked.embedSeconds.toFixed(1)} s: acc ${(marked.markedAccuracy * 100).toFixed(2)}%`);
+log(`embedded in ${marked.embedSeconds.toFixed(1)} s: acc ${((marked.markedAccuracy ?? 0) * 100).toFixed(2)}%`);
 const r = await runLab({
   model: join(dir, "marked"),
   key,

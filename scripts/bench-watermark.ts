@@ -106,7 +106,8 @@ const result = {
   embed: {
     baselineAccuracy: marked.baselineAccuracy,
     markedAccuracy: marked.markedAccuracy,
-    accuracyDropPp: marked.accuracyDrop * 100,
+    accuracyDropPp: (marked.accuracyDrop ?? 0) * 100,
+    agreement: marked.agreement,
     triggerAccuracy: marked.triggerAccuracy,
     triggers: marked.triggers,
     bitErrors: marked.bitErrors,
@@ -128,7 +129,7 @@ const result = {
     anyAtOrBelow1e3: nullPs.some((p) => p <= 1e-3),
   },
   targets: {
-    accuracyDropAtMost0_5pp: marked.accuracyDrop * 100 <= 0.5,
+    accuracyDropAtMost0_5pp: (marked.accuracyDrop ?? 0) * 100 <= 0.5,
     triggerAccuracy100: marked.triggerAccuracy === 1,
     bitErrors0: marked.bitErrors === 0,
     triggerPAtMost1e30: v.trigger.log10PValue <= -30,

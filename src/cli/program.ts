@@ -176,7 +176,26 @@ export function buildProgram(): Command {
     .requiredOption("--model <dir>", "model to watermark (LayersModel directory)")
     .requiredOption("--key <file>", "watermark key (passphrase from $PROVMARK_PASSPHRASE or a prompt)")
     .requiredOption("--out <dir>", "where to write the watermarked model")
-    .option("--dataset <spec>", "clean training data for the fine-tune", "mnist")
+    .option(
+      "--dataset <spec>",
+      "clean training data: mnist, idx:<dir>, images:<dir> (a folder per class) or unlabeled:<dir>",
+      "mnist",
+    )
+    .addOption(
+      new Option("--targets <how>", "train clean examples towards their labels or the original model's answers")
+        .choices(["auto", "labels", "teacher"])
+        .default("auto"),
+    )
+    .addOption(
+      new Option("--augment <when>", "seeded crops, flips and colour jitter (auto: under 1,000 examples)")
+        .choices(["auto", "on", "off"])
+        .default("auto"),
+    )
+    .addOption(
+      new Option("--freeze <what>", "leave the layers before the carrier as they are, or fine-tune everything")
+        .choices(["before-carrier", "none"])
+        .default("before-carrier"),
+    )
     .option(
       "--max-epochs <n>",
       `upper bound on fine-tuning epochs (default: ${EMBED_DEFAULTS.maxEpochs}; stops early)`,

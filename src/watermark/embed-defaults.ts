@@ -9,6 +9,19 @@ export interface EmbedSettings {
   /** Trigger examples added to each batch, as a fraction of its clean examples. */
   triggerRatio: number;
   seed: number;
+  /**
+   * What the clean examples are trained towards: the dataset's labels, or the original model's own
+   * predictions (self-distillation: fidelity to a model trained elsewhere). "auto": the teacher for
+   * unlabelled or small datasets (under 1,000 training examples), else the labels.
+   */
+  targets: "auto" | "labels" | "teacher";
+  /** Seeded random crops, flips and colour jitter of image examples; "auto": on under 1,000 examples. */
+  augment: "auto" | "on" | "off";
+  /**
+   * "before-carrier": layers before the carrier stay as they are (often public pretrained weights, and
+   * most of the compute of a backward pass); "none": every trainable weight is fine-tuned.
+   */
+  freeze: "before-carrier" | "none";
 }
 
 export const EMBED_DEFAULTS: EmbedSettings = {
@@ -18,7 +31,13 @@ export const EMBED_DEFAULTS: EmbedSettings = {
   lambda: 0.01,
   triggerRatio: 0.35,
   seed: 1,
+  targets: "auto",
+  augment: "auto",
+  freeze: "before-carrier",
 };
+
+/** Below this many training examples a dataset counts as small (teacher targets, augmentation). */
+export const SMALL_DATASET = 1000;
 
 /** File name of the public certificate `embed` writes next to the marked model. */
 export const CERTIFICATE_FILE = "watermark-certificate.json";

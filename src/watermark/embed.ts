@@ -1,5 +1,6 @@
 import type * as tfTypes from "@tensorflow/tfjs";
-import type { ModelIO } from "../core/input/model-io.js";
+import { augmentImage, DEFAULT_AUGMENTATION } from "../core/input/augment.js";
+import { type ImageInput, type ModelIO, toModelInput } from "../core/input/model-io.js";
 import { createRng, permutation } from "../core/rng.js";
 import { buildCertificate, type Certificate, certificateHash } from "../core/watermark/certificate.js";
 import type { WatermarkKey } from "../core/watermark/params.js";
@@ -13,11 +14,12 @@ import { type BackendChoice, loadTf } from "../model/backend.js";
 import { loadDataset } from "../model/datasets/index.js";
 import { disposeModel } from "../model/dispose-model.js";
 import { loadLayersModel } from "../model/fs-io-handler.js";
+import { listLayers } from "../model/layers.js";
 import { saveLikeSource } from "../model/save-like-source.js";
 import { accuracy, dropoutReseeder, fillBatch } from "../model/train-loop.js";
 import { VERSION } from "../version.js";
 import { assertDatasetFitsModel, assertKeyFitsModel, type Carrier, findCarrier } from "./compat.js";
-import { CERTIFICATE_FILE, EMBED_DEFAULTS, type EmbedSettings } from "./embed-defaults.js";
+import { CERTIFICATE_FILE, EMBED_DEFAULTS, type EmbedSettings, SMALL_DATASET } from "./embed-defaults.js";
 import { predictLabels, triggerBatch } from "./trigger-tensors.js";
 
 type TF = typeof tfTypes;
@@ -45,9 +47,17 @@ export interface EmbedRequest {
 export interface EmbedResult {
   out: string;
   backend: string;
-  baselineAccuracy: number;
-  markedAccuracy: number;
-  accuracyDrop: number;
+  /** Test accuracy before and after (null for unlabelled data). */
+  baselineAccuracy: number | null;
+  markedAccuracy: number | null;
+  accuracyDrop: number | null;
+  /** Fidelity: the fraction of held-out inputs on which the marked model answers as the original did. */
+  agreement: number;
+  /** How clean examples were trained: the labels or the original model's predictions; augmented or not. */
+  targets: "labels" | "teacher";
+  augmented: boolean;
+  /** Weights fine-tuned (the rest, before the carrier, left as they were). */
+  trainedWeights: number;
   triggerAccuracy: number;
   triggers: number;
   bitErrors: number;
@@ -78,14 +88,46 @@ export async function embedWatermark(req: EmbedRequest): Promise<EmbedResult> {
     const { params } = req.key;
     assertKeyFitsModel(params, model, req.model, req.keyPath);
     const carrier = findCarrier(model, params.layer, params.bits, req.model);
-    const data = await loadDataset(req.dataset);
+    const io = params.io;
+    const data = await loadDataset(
+      req.dataset,
+      io.input.kind === "image" ? { io: io as typeof io & { input: ImageInput }, allowUnlabelled: true } : {},
+    );
     assertDatasetFitsModel(data, model, req.model);
+    const small = data.train.count < SMALL_DATASET;
+    const targets = s.targets === "auto" ? (!data.labelled || small ? "teacher" : "labels") : s.targets;
+    if (targets === "labels" && !data.labelled) {
+      throw new ProvmarkError("USAGE", `${req.dataset} has no labels: train towards the original model's answers`, {
+        subject: "--targets",
+        hints: ["Use --targets teacher (the default for unlabelled data)."],
+      });
+    }
+    const augmented = s.augment === "on" || (s.augment === "auto" && small);
     const triggers = deriveTriggers(req.key);
     const { projection, message } = weightSecrets(req.key, carrier.length);
     const started = performance.now();
-    const baselineAccuracy = accuracy(tf, model, data.test, data);
-    const progress = await fineTune(tf, model, carrier, { data, triggers, projection, message, s, req, io: params.io });
-    const markedAccuracy = accuracy(tf, model, data.test, data);
+    const original = heldOutLabels(tf, model, data);
+    const baselineAccuracy = data.labelled ? accuracy(tf, model, data.test, data) : null;
+    const teacher = targets === "teacher" ? await loadLayersModel(tf, req.model) : null;
+    let progress: Awaited<ReturnType<typeof fineTune>>;
+    try {
+      progress = await fineTune(tf, model, carrier, {
+        data,
+        triggers,
+        projection,
+        message,
+        s,
+        req,
+        io,
+        teacher,
+        augmented,
+      });
+    } finally {
+      if (teacher) disposeModel(teacher);
+    }
+    const markedAccuracy = data.labelled ? accuracy(tf, model, data.test, data) : null;
+    const after = heldOutLabels(tf, model, data);
+    const agreement = data.test.count === 0 ? 1 : after.filter((l, i) => l === original[i]).length / data.test.count;
     const embedSeconds = (performance.now() - started) / 1000;
     let certificate: Certificate | undefined;
     let weightsDigest = "";
@@ -114,7 +156,11 @@ export async function embedWatermark(req: EmbedRequest): Promise<EmbedResult> {
       backend: tf.getBackend(),
       baselineAccuracy,
       markedAccuracy,
-      accuracyDrop: baselineAccuracy - markedAccuracy,
+      accuracyDrop: baselineAccuracy === null || markedAccuracy === null ? null : baselineAccuracy - markedAccuracy,
+      agreement,
+      targets,
+      augmented,
+      trainedWeights: progress.trainedWeights,
       triggerAccuracy: progress.triggerAccuracy,
       triggers: triggers.length,
       bitErrors: progress.bitErrors,
@@ -140,6 +186,9 @@ interface TuneInput {
   s: EmbedSettings;
   io: ModelIO;
   req: EmbedRequest;
+  /** The original model, when clean examples are trained towards its predictions. */
+  teacher: tfTypes.LayersModel | null;
+  augmented: boolean;
 }
 
 async function fineTune(tf: TF, model: tfTypes.LayersModel, carrier: Carrier, t: TuneInput) {
@@ -154,7 +203,10 @@ async function fineTune(tf: TF, model: tfTypes.LayersModel, carrier: Carrier, t:
     tf.oneHot(tf.tensor1d(Int32Array.from(triggers.map((x) => x.label)), "int32"), data.numClasses),
   );
   const optimizer = createAdam(tf, s.learningRate);
-  const vars = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
+  const vars = trainedVariables(model, carrier, s.freeze);
+  const image = data.kind === "image" ? (data.io.input as ImageInput) : null;
+  const augmentShape = image ? { height: image.height, width: image.width, channels: image.channels } : null;
+  const augBuf = new Uint8Array(px);
   const reseed = dropoutReseeder(model);
   const rng = createRng(s.seed, "embed");
   const perBatch = Math.max(1, Math.round(s.batchSize * s.triggerRatio));
@@ -173,6 +225,19 @@ async function fineTune(tf: TF, model: tfTypes.LayersModel, carrier: Carrier, t:
       for (let start = 0; start < data.train.count; start += s.batchSize) {
         const n = Math.min(s.batchSize, data.train.count - start);
         fillBatch(data.train, order, start, n, shape, xb, yb);
+        if (t.augmented && image && augmentShape && data.kind === "image") {
+          for (let i = 0; i < n; i++) {
+            const j = order[start + i] as number;
+            augmentImage(
+              data.train.pixels.subarray(j * px, (j + 1) * px),
+              augmentShape,
+              DEFAULT_AUGMENTATION,
+              rng,
+              augBuf,
+            );
+            xb.set(toModelInput(image, augBuf), i * px);
+          }
+        }
         const pick = new Int32Array(perBatch);
         for (let i = 0; i < perBatch; i++) {
           if (trigPos === trigOrder.length) {
@@ -184,11 +249,13 @@ async function fineTune(tf: TF, model: tfTypes.LayersModel, carrier: Carrier, t:
         reseed(rng);
         const cost: tfTypes.Scalar = tf.tidy(() => {
           const idx = tf.tensor1d(pick, "int32");
-          const x = tf.concat([tf.tensor(xb.subarray(0, n * px), [n, ...shape]), tf.gather(trigX, idx)]);
-          const y = tf.concat([
-            tf.oneHot(tf.tensor1d(yb.subarray(0, n), "int32"), data.numClasses),
-            tf.gather(trigY, idx),
-          ]);
+          const clean = tf.tensor(xb.subarray(0, n * px), [n, ...shape]);
+          const x = tf.concat([clean, tf.gather(trigX, idx)]);
+          // Teacher targets: the original model's own probabilities on the very (augmented) inputs.
+          const cleanY = t.teacher
+            ? (t.teacher.predict(clean) as tfTypes.Tensor)
+            : tf.oneHot(tf.tensor1d(yb.subarray(0, n), "int32"), data.numClasses);
+          const y = tf.concat([cleanY, tf.gather(trigY, idx)]);
           return optimizer.minimize(
             () => {
               const pred = model.apply(x, { training: true }) as tfTypes.Tensor;
@@ -224,7 +291,22 @@ async function fineTune(tf: TF, model: tfTypes.LayersModel, carrier: Carrier, t:
     tf.dispose([X, b, trigX, trigY]);
   }
   t.req.onBatch?.(total, total);
-  return state;
+  return { ...state, trainedWeights: vars.length };
+}
+
+/**
+ * The variables fine-tuning updates: with "before-carrier", those of the carrier layer and every
+ * layer after it (in the model's topological order, nested models walked), so a pretrained backbone
+ * before the carrier keeps its weights and costs no weight gradients.
+ */
+function trainedVariables(model: tfTypes.LayersModel, carrier: Carrier, freeze: EmbedSettings["freeze"]) {
+  const all = model.trainableWeights;
+  if (freeze === "none") return all.map((w) => w.read() as tfTypes.Variable);
+  const leaves = listLayers(model).filter((l) => l.container === false);
+  const at = leaves.findIndex((l) => l.path === carrier.layer);
+  if (at < 0) return all.map((w) => w.read() as tfTypes.Variable);
+  const keep = new Set(leaves.slice(at).flatMap((l) => l.layer.trainableWeights.map((w) => w.id)));
+  return all.filter((w) => keep.has(w.id)).map((w) => w.read() as tfTypes.Variable);
 }
 
 function measure(
@@ -240,4 +322,15 @@ function measure(
   const kernel = (carrier.kernel.read() as tfTypes.Tensor).dataSync() as Float32Array;
   const bits = extractBits(t.projection, carrierOf(kernel, carrier.shape), t.message.length);
   return { triggerAccuracy: hits / triggers.length, bitErrors: countBitErrors(bits, t.message) };
+}
+
+/** The model's labels for the held-out split (fidelity: agreement with the original). */
+function heldOutLabels(tf: TF, model: tfTypes.LayersModel, data: TuneInput["data"]): Int32Array {
+  if (data.test.count === 0) return new Int32Array(0);
+  const x = tf.tensor(data.test.x, [data.test.count, ...data.inputShape]);
+  try {
+    return predictLabels(tf, model, x, 64);
+  } finally {
+    x.dispose();
+  }
 }

@@ -15,6 +15,9 @@ export interface EmbedFlags {
   lambda?: number;
   triggerRatio?: number;
   learningRate?: number;
+  targets?: "auto" | "labels" | "teacher";
+  augment?: "auto" | "on" | "off";
+  freeze?: "before-carrier" | "none";
   force?: boolean;
   json?: boolean;
 }
@@ -35,6 +38,9 @@ export async function embed(opts: EmbedFlags, globals: GlobalOptions): Promise<v
       ...(opts.lambda === undefined ? {} : { lambda: opts.lambda }),
       ...(opts.triggerRatio === undefined ? {} : { triggerRatio: opts.triggerRatio }),
       ...(opts.learningRate === undefined ? {} : { learningRate: opts.learningRate }),
+      ...(opts.targets === undefined ? {} : { targets: opts.targets }),
+      ...(opts.augment === undefined ? {} : { augment: opts.augment }),
+      ...(opts.freeze === undefined ? {} : { freeze: opts.freeze }),
     },
     onBatch: (done, total) => {
       bar ??= progressBar(total, {
@@ -45,11 +51,14 @@ export async function embed(opts: EmbedFlags, globals: GlobalOptions): Promise<v
     },
   });
   bar?.stop();
-  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const pct = (x: number | null) => (x === null ? "n/a" : `${(x * 100).toFixed(2)}%`);
   emit(r, opts, () =>
     [
       `embedded both watermarks into ${r.out} in ${r.embedSeconds.toFixed(1)} s (${r.epochs.toFixed(2)} epochs, ${r.backend})`,
-      `test accuracy:    ${pct(r.baselineAccuracy)} → ${pct(r.markedAccuracy)} (drop ${(r.accuracyDrop * 100).toFixed(2)} pp)`,
+      r.accuracyDrop === null
+        ? "test accuracy:    n/a (unlabelled data)"
+        : `test accuracy:    ${pct(r.baselineAccuracy)} → ${pct(r.markedAccuracy)} (drop ${(r.accuracyDrop * 100).toFixed(2)} pp)`,
+      `agreement:        ${pct(r.agreement)} of held-out inputs answered as the original model does (targets: ${r.targets}${r.augmented ? ", augmented" : ""}; ${r.trainedWeights} weights fine-tuned)`,
       `trigger accuracy: ${pct(r.triggerAccuracy)} of ${r.triggers}`,
       `weight mark:      ${r.bitErrors} bit errors of ${r.bits}`,
       `weights digest:   ${r.weightsDigest}`,
