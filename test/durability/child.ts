@@ -81,7 +81,9 @@ function parseTrace(text: string): FsOp[] {
     const [, pid, rest] = m as unknown as [string, string, string];
     let call = rest;
     if (call.endsWith("<unfinished ...>")) {
-      pending.set(pid, call.slice(0, -"<unfinished ...>".length));
+      // strace writes "fsync(23 <unfinished ...>" then "<... fsync resumed>) = 0": drop the space, or the
+      // rejoined call reads "fsync(23 ) = 0" (seen under load, when calls of two threads interleave).
+      pending.set(pid, call.slice(0, -"<unfinished ...>".length).trimEnd());
       continue;
     }
     const resumed = /^<\.\.\. \w+ resumed>(.*)$/.exec(call);
