@@ -78,7 +78,7 @@ describe("watermark commands refuse bad input with a coded error, exit 2, nothin
 
   it("a dataset whose shape does not match the model", async () => {
     const k = await keygen("ds.key");
-    await expectEmbedRefused(["--key", k, "--dataset", "mnist"], "DATASET_MODEL_MISMATCH", "[28,28,1]");
+    await expectEmbedRefused(["--key", k, "--dataset", "mnist"], "DATASET_MODEL_MISMATCH", "28×28");
   });
 
   it("a corrupted key file, a wrong passphrase, a missing passphrase", async () => {
