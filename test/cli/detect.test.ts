@@ -1,5 +1,4 @@
 import { cp, readFile, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imageParams, type WatermarkParams } from "../../src/core/watermark/params.js";
@@ -11,6 +10,7 @@ import { generateKey } from "../../src/watermark/keygen.js";
 import { provmark } from "../helpers/cli.js";
 import { tempDir } from "../helpers/fixtures.js";
 import { writeToyIdx } from "../helpers/idx.js";
+import { proxy } from "../helpers/proxy.js";
 
 // End to end through the CLI: a marked toy model and an independent one, each behind a real
 // `startModelServer` on 127.0.0.1; detect both, then re-check and tamper with the evidence.
@@ -295,26 +295,3 @@ describe("provmark detect against served models", () => {
     expect(out).toMatchObject({ verdict: "inconclusive", n: 0, failures: 20 });
   });
 });
-
-/** A loopback proxy to `target`; `intercept` answers a request itself by returning true. */
-async function proxy(
-  target: string,
-  intercept: (res: import("node:http").ServerResponse) => boolean,
-): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
-      if (intercept(res)) return;
-      const r = await fetch(`${target}${req.url}`, {
-        method: req.method ?? "POST",
-        headers: { "content-type": "application/json" },
-        body: Buffer.concat(chunks),
-      });
-      res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "application/json" });
-      res.end(Buffer.from(await r.arrayBuffer()));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
-}

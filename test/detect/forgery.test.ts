@@ -1,5 +1,4 @@
 import { cp, readFile, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canonicalHash } from "../../src/core/canonical-json.js";
@@ -16,6 +15,7 @@ import { type ModelServer, startModelServer } from "../../src/serve/model-server
 import { embedWatermark } from "../../src/watermark/embed.js";
 import { tempDir } from "../helpers/fixtures.js";
 import { writeToyIdx } from "../helpers/idx.js";
+import { proxy } from "../helpers/proxy.js";
 
 // Forgeries of real reports: an honest detection against a marked model (stolen) and against an
 // independently trained one (not detected), each rewritten the way a dishonest party would, with
@@ -329,26 +329,3 @@ describe("evidence forgeries are INVALID, by the check that catches them", () =>
     }
   });
 });
-
-/** A loopback proxy to `target`; `intercept` answers a request itself by returning true. */
-async function proxy(
-  target: string,
-  intercept: (res: import("node:http").ServerResponse) => boolean,
-): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
-      if (intercept(res)) return;
-      const r = await fetch(`${target}${req.url}`, {
-        method: req.method ?? "POST",
-        headers: { "content-type": "application/json" },
-        body: Buffer.concat(chunks),
-      });
-      res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "application/json" });
-      res.end(Buffer.from(await r.arrayBuffer()));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
-}

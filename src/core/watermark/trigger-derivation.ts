@@ -5,6 +5,7 @@ import { concatBytes, fromHex, toHex, u32le, utf8 } from "../digest/bytes.js";
 import { inputSize, type ModelIO } from "../input/model-io.js";
 import { KeyStream } from "../keys/derive.js";
 import { vrfKeyPair, vrfMessage, vrfOutput, vrfProve } from "../keys/vrf.js";
+import { noiseImage } from "./noise-image.js";
 import { stampTriggerCount, type TriggerFamily, type WatermarkKey } from "./params.js";
 import type { Trigger } from "./triggers.js";
 
@@ -78,7 +79,7 @@ export function triggerFromOutput(
     return {
       index,
       family,
-      input: noiseImage(new KeyStream(output, "provmark/trigger/v2/noise"), shape),
+      input: noiseImage(new KeyStream(output, "provmark/trigger/v2/noise"), shape, "byte"),
       label,
       nullProbability: 1 / C,
     };
@@ -96,37 +97,6 @@ export function triggerFromOutput(
     px[i] = Math.round(Math.min(255, Math.max(0, v)));
   }
   return { index, family, input: px, label, nullProbability: 1 / C };
-}
-
-/**
- * A random image: a coarse random grid (4..14 cells a side) upsampled bilinearly, high contrast, plus
- * one byte of grain per value (v1 used 32-bit draws; bytes are 4× cheaper at 224×224×3).
- */
-function noiseImage(s: KeyStream, [h, w, c]: readonly [number, number, number]): Uint8Array {
-  const g = 4 + s.int(11);
-  const coarse = Float32Array.from({ length: g * g * c }, () => s.uniform());
-  const grain = s.bytes(h * w * c);
-  const img = new Uint8Array(h * w * c);
-  for (let y = 0; y < h; y++) {
-    const fy = (y / Math.max(1, h - 1)) * (g - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(g - 1, y0 + 1);
-    const ty = fy - y0;
-    for (let x = 0; x < w; x++) {
-      const fx = (x / Math.max(1, w - 1)) * (g - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(g - 1, x0 + 1);
-      const tx = fx - x0;
-      for (let ch = 0; ch < c; ch++) {
-        const at = (yy: number, xx: number) => coarse[(yy * g + xx) * c + ch] as number;
-        const v = (1 - ty) * ((1 - tx) * at(y0, x0) + tx * at(y0, x1)) + ty * ((1 - tx) * at(y1, x0) + tx * at(y1, x1));
-        const k = (y * w + x) * c + ch;
-        const noise = (grain[k] as number) / 255 - 0.5;
-        img[k] = Math.round(Math.min(1, Math.max(0, 2.5 * (v - 0.5) + 0.5 + 0.3 * noise)) * 255);
-      }
-    }
-  }
-  return img;
 }
 
 const STAMP_LEAF_TAG = utf8("provmark/stamp-base/v2\0");
