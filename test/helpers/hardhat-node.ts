@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-function freePort(): Promise<number> {
+/** A loopback port nothing listens on (for servers the test starts, or a dead endpoint). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once("error", reject);

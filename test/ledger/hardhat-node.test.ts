@@ -1,75 +1,27 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Contract, HDNodeWallet, JsonRpcProvider, Mnemonic, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROVENANCE_REGISTRY_ABI } from "../../src/ledger/generated/provenance-registry.js";
 import { provmark } from "../helpers/cli.js";
 import { tempDir, writeFakeModel } from "../helpers/fixtures.js";
+import { freePort, startHardhatNode } from "../helpers/hardhat-node.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const MNEMONIC = Mnemonic.fromPhrase("test test test test test test test test test test test junk");
 const devKey = (i: number) => HDNodeWallet.fromMnemonic(MNEMONIC, `m/44'/60'/0'/0/${i}`).privateKey;
 
-let node: ChildProcess;
+let node: { url: string; stop: () => void } | undefined;
 let url: string;
 let home: string;
 let modelDir: string;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts a real `hardhat node` on a free loopback port and waits until it answers. */
-async function startNode(): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const child = spawn(
-    join(ROOT, "node_modules/.bin/hardhat"),
-    ["node", "--port", String(port), "--hostname", "127.0.0.1"],
-    {
-      cwd: ROOT,
-      env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let out = "";
-  child.stdout?.on("data", (d) => (out += d));
-  child.stderr?.on("data", (d) => (out += d));
-  const u = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`hardhat node exited: ${out}`);
-    try {
-      const r = await fetch(u, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId" }),
-      });
-      if (r.ok) return { child, url: u };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  child.kill();
-  throw new Error(`hardhat node did not start: ${out}`);
-}
 
 const run = (args: string[], env: Record<string, string> = {}) =>
   provmark([...args, "--json"], { env: { PROVMARK_HOME: home, PROVMARK_RPC_URL: "", ...env } });
 
 beforeAll(async () => {
-  ({ child: node, url } = await startNode());
+  node = await startHardhatNode();
+  url = node.url;
   home = await tempDir();
   modelDir = join(await tempDir(), "classifier");
   await writeFakeModel(modelDir, [
@@ -79,7 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  node?.kill();
+  node?.stop();
 });
 
 describe("ledger over HTTP JSON-RPC against a real hardhat node", () => {
