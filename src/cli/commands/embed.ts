@@ -25,6 +25,7 @@ export interface EmbedFlags {
 export async function embed(opts: EmbedFlags, globals: GlobalOptions): Promise<void> {
   const key = await readKeyFile(opts.key, await getPassphrase());
   let bar: Progress | undefined;
+  let shown: string | undefined;
   const r = await embedWatermark({
     model: opts.model,
     keyPath: opts.key,
@@ -42,23 +43,30 @@ export async function embed(opts: EmbedFlags, globals: GlobalOptions): Promise<v
       ...(opts.augment === undefined ? {} : { augment: opts.augment }),
       ...(opts.freeze === undefined ? {} : { freeze: opts.freeze }),
     },
-    onBatch: (done, total) => {
-      bar ??= progressBar(total, {
-        ...opts,
-        format: "embedding {bar} {percentage}% (stops early when both marks hold)",
-      });
-      bar.update(done);
+    onProgress: (phase, done, total) => {
+      if (phase !== shown) {
+        bar?.stop();
+        shown = phase;
+        bar = progressBar(total, {
+          ...opts,
+          format:
+            phase === "features"
+              ? "features  {bar} {percentage}% (layers before the carrier, once per example)"
+              : "embedding {bar} {percentage}% (stops early when both marks hold)",
+        });
+      }
+      bar?.update(done);
     },
   });
   bar?.stop();
   const pct = (x: number | null) => (x === null ? "n/a" : `${(x * 100).toFixed(2)}%`);
   emit(r, opts, () =>
     [
-      `embedded both watermarks into ${r.out} in ${r.embedSeconds.toFixed(1)} s (${r.epochs.toFixed(2)} epochs, ${r.backend})`,
+      `embedded both watermarks into ${r.out} in ${r.embedSeconds.toFixed(1)} s (${r.epochs.toFixed(2)} epochs, ${r.steps} steps, ${r.backend}${r.cachedFeatures ? ", frozen layers run once" : ""})`,
       r.accuracyDrop === null
         ? "test accuracy:    n/a (unlabelled data)"
         : `test accuracy:    ${pct(r.baselineAccuracy)} → ${pct(r.markedAccuracy)} (drop ${(r.accuracyDrop * 100).toFixed(2)} pp)`,
-      `agreement:        ${pct(r.agreement)} of held-out inputs answered as the original model does (targets: ${r.targets}${r.augmented ? ", augmented" : ""}; ${r.trainedWeights} weights fine-tuned)`,
+      `agreement:        ${pct(r.agreement)} of ${r.heldOut} held-out inputs answered as the original model does (targets: ${r.targets}${r.augmented ? ", augmented" : ""}; ${r.trainedWeights} weights fine-tuned)`,
       `trigger accuracy: ${pct(r.triggerAccuracy)} of ${r.triggers}`,
       `weight mark:      ${r.bitErrors} bit errors of ${r.bits}`,
       `weights digest:   ${r.weightsDigest}`,
