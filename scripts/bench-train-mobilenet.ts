@@ -91,7 +91,7 @@ export async function benchMobileNet(): Promise<void> {
   const data = syntheticBatch(tf);
   const params = (() => {
     const m = buildMobileNetV2(tf, [size, size, 3], classes, 1);
-    const trainable = m.trainableWeights.reduce((a, w) => a + w.shape.reduce((p, d) => p * (d as number), 1), 0);
+    const trainable = m.trainableWeights.reduce((a, w) => a + (w.shape as number[]).reduce((p, d) => p * d, 1), 0);
     const all = m.countParams();
     m.dispose();
     return { trainable, all };
