@@ -100,9 +100,9 @@ describe("native batch-norm and clip kernels (wasm)", () => {
           return [y, ...tf.grads(loss)([x, mean, variance, offset, scale] as Tensor[])];
         }, inputs);
         const names = ["y", "dx", "dmean", "dvariance", "doffset", "dscale"];
-        cpu.forEach((want, i) =>
-          expectClose(wasm[i] as Float32Array, want, `${names[i]} ${shape} scale ${withScale} offset ${withOffset}`),
-        );
+        cpu.forEach((want, i) => {
+          expectClose(wasm[i] as Float32Array, want, `${names[i]} ${shape} scale ${withScale} offset ${withOffset}`);
+        });
       }
     }
   });
@@ -151,7 +151,9 @@ describe("native batch-norm and clip kernels (wasm)", () => {
     // Float32 rounding compounds through 52 batch norms over few rows: the deepest gradient (Conv1)
     // differs from the cpu backend's by ~1.1e-2 of its scale here, and by ~1.7e-2 with TF.js's own
     // composed gradients (PROVMARK_WASM_NATIVE=0); a wrong kernel is off by O(1).
-    cpu.forEach((want, i) => expectClose(wasm[i] as Float32Array, want, `${model.trainableWeights[i]?.name}`, 5e-2));
+    cpu.forEach((want, i) => {
+      expectClose(wasm[i] as Float32Array, want, `${model.trainableWeights[i]?.name}`, 5e-2);
+    });
     model.dispose();
   });
 });
