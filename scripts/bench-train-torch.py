@@ -7,6 +7,10 @@ Usage: python3 bench-train-torch.py DIR [--epochs 3] [--batch 64] [--threads 2] 
 With --repeat N the whole training runs N times in this process (a fresh model each time, as
 bench-train.ts does for wasm); "seconds" is their median and "runs" lists them all.
 DIR holds x.f32 (count x 28 x 28 float32, little-endian, in [0, 1]) and y.u8 (count labels).
+
+With --arch mobilenetv2 (no DIR): torchvision's mobilenet_v2(width_mult=0.35) with a --classes head
+at 224x224x3, Adam, one fixed synthetic batch of --batch (32), --warmup untimed steps then --steps
+timed ones; prints one JSON line with every timed step's seconds (bench-train-mobilenet.ts).
 """
 
 import argparse
@@ -47,9 +51,38 @@ def train(x, y, a):
     return model, loss, time.perf_counter() - started
 
 
+def mobilenet(a):
+    import torchvision
+
+    torch.manual_seed(a.seed)
+    model = torchvision.models.mobilenet_v2(weights=None, width_mult=0.35, num_classes=a.classes)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr, eps=1e-7)
+    x = torch.rand(a.batch, 3, 224, 224) * 2 - 1
+    y = torch.randint(0, a.classes, (a.batch,))
+    times = []
+    for s in range(a.warmup + a.steps):
+        t = time.perf_counter()
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        if s >= a.warmup:
+            times.append(time.perf_counter() - t)
+    print(json.dumps({
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "stepSeconds": times,
+        "params": sum(p.numel() for p in model.parameters()),
+    }))
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("dir")
+    p.add_argument("dir", nargs="?")
+    p.add_argument("--arch", default="cnn", choices=["cnn", "mobilenetv2"])
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--classes", type=int, default=2)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
@@ -59,6 +92,9 @@ def main() -> None:
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
+    if a.arch == "mobilenetv2":
+        mobilenet(a)
+        return
     with open(os.path.join(a.dir, "y.u8"), "rb") as f:
         y = torch.frombuffer(bytearray(f.read()), dtype=torch.uint8).long()
     with open(os.path.join(a.dir, "x.f32"), "rb") as f:

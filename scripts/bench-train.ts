@@ -11,6 +11,7 @@
  * Options: --cpu-steps N (default 3, plus one untimed warm-up step), --epochs N (3), --count N (2000),
  * --repeat N (3), --threads N (PyTorch threads, 2), --no-torch; PROVMARK_PYTHON picks the Python
  * interpreter; PROVMARK_WASM_THREADS the wasm backend's threads (default: the core count).
+ * --arch mobilenetv2 benchmarks Teachable Machine's MobileNetV2 instead: scripts/bench-train-mobilenet.ts.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -38,6 +39,14 @@ const repeat = Math.max(1, arg("--repeat", 3));
 const batchSize = 64;
 const seed = 1;
 const log = (m: string) => process.stderr.write(`${m}\n`);
+
+const archAt = process.argv.indexOf("--arch");
+const arch = archAt > 0 ? process.argv[archAt + 1] : "cnn";
+if (arch === "mobilenetv2") {
+  await (await import("./bench-train-mobilenet.js")).benchMobileNet();
+  process.exit(0);
+}
+if (arch !== "cnn") throw new Error(`--arch must be cnn (the default) or mobilenetv2, not ${arch}`);
 
 const mnist = await loadDataset("mnist");
 const pixels = mnist.inputShape[0] * mnist.inputShape[1] * mnist.inputShape[2];

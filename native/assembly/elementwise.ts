@@ -88,3 +88,21 @@ export function flipFilter(f: usize, out: usize, kh: i32, kw: i32, ci: i32, co: 
     }
   }
 }
+
+// ClipByValue's gradient (ReLU6's): dy where lo <= x <= hi, else 0 (NaN x included), as TF.js's
+// where(logicalAnd(greaterEqual, lessEqual), dy, zerosLike) computes it in five kernels.
+export function clipGrad(dy: usize, x: usize, out: usize, size: i32, lo: f32, hi: f32): void {
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  const size4 = <usize>(size & ~3) * 4;
+  let o: usize = 0;
+  for (; o < size4; o += 16) {
+    const xv = v128.load(x + o);
+    v128.store(out + o, v128.and(v128.load(dy + o), v128.and(f32x4.ge(xv, vlo), f32x4.le(xv, vhi))));
+  }
+  const end = <usize>size * 4;
+  for (; o < end; o += 4) {
+    const xs = load<f32>(x + o);
+    store<f32>(out + o, xs >= lo && xs <= hi ? load<f32>(dy + o) : 0);
+  }
+}

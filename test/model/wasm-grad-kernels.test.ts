@@ -277,64 +277,69 @@ describe("wasm gradient kernels", () => {
   );
 
   it("DepthwiseConv2dNativeBackpropFilter and -Input match the cpu backend, dilations included", async () => {
-    const rng = createRng(3, "depthwise");
-    for (let i = 0; i < 50; i++) {
-      const c = randomConv(rng, true, i % 2 === 1);
-      const m = c.outC; // channel multiplier
-      const dilated = c.dilations[0] > 1 || c.dilations[1] > 1;
-      const base = {
-        strides: c.strides,
-        pad: c.pad,
-        ...(c.dimRoundingMode ? { dimRoundingMode: c.dimRoundingMode } : {}),
-      };
-      const [eh, ew] = [(c.fh - 1) * c.dilations[0] + 1, (c.fw - 1) * c.dilations[1] + 1];
-      const x = random(rng, [c.n, c.h, c.w, c.inC]);
-      const dy = random(rng, [c.n, c.outH, c.outW, c.inC * m]);
-      const filter = random(rng, [c.fh, c.fw, c.inC, m]);
-      const what = `case ${i} ${JSON.stringify(c)}`;
-      // The cpu kernels ignore dilations in places: the reference uses the zero-inserted filter.
-      const ref = { ...base, dilations: 1 };
-      const wantW = await runOn(
-        "cpu",
-        "DepthwiseConv2dNativeBackpropFilter",
-        { x, dy },
-        {
-          ...ref,
-          filterShape: [eh, ew, c.inC, m],
-        },
-      );
-      expectClose(
-        await runOn(
-          "wasm",
-          "DepthwiseConv2dNativeBackpropFilter",
-          { x, dy },
-          {
-            ...base,
-            dilations: c.dilations,
-            filterShape: [c.fh, c.fw, c.inC, m],
-          },
-        ),
-        dilated ? undilate(wantW, c, c.inC * m) : wantW,
-        `dW ${what}`,
-      );
-      const inputShape = [c.n, c.h, c.w, c.inC];
-      expectClose(
-        await runOn(
-          "wasm",
-          "DepthwiseConv2dNativeBackpropInput",
-          { dy, filter },
-          {
-            ...base,
-            dilations: c.dilations,
-            inputShape,
-          },
-        ),
-        await runOn("cpu", "DepthwiseConv2dNativeBackpropInput", { dy, filter }, { ...ref, inputShape }, (t) => ({
-          ...t,
-          filter: dilateFilter(t.filter as Tensor, c.dilations),
-        })),
-        `dx ${what}`,
-      );
+    // Multiplier 1 has a native filter gradient; both it and the composed form are checked.
+    for (const mode of MODES) {
+      await withNative(mode, async () => {
+        const rng = createRng(3, "depthwise");
+        for (let i = 0; i < 50; i++) {
+          const c = randomConv(rng, true, i % 2 === 1);
+          const m = c.outC; // channel multiplier
+          const dilated = c.dilations[0] > 1 || c.dilations[1] > 1;
+          const base = {
+            strides: c.strides,
+            pad: c.pad,
+            ...(c.dimRoundingMode ? { dimRoundingMode: c.dimRoundingMode } : {}),
+          };
+          const [eh, ew] = [(c.fh - 1) * c.dilations[0] + 1, (c.fw - 1) * c.dilations[1] + 1];
+          const x = random(rng, [c.n, c.h, c.w, c.inC]);
+          const dy = random(rng, [c.n, c.outH, c.outW, c.inC * m]);
+          const filter = random(rng, [c.fh, c.fw, c.inC, m]);
+          const what = `case ${i} ${JSON.stringify(c)}`;
+          // The cpu kernels ignore dilations in places: the reference uses the zero-inserted filter.
+          const ref = { ...base, dilations: 1 };
+          const wantW = await runOn(
+            "cpu",
+            "DepthwiseConv2dNativeBackpropFilter",
+            { x, dy },
+            {
+              ...ref,
+              filterShape: [eh, ew, c.inC, m],
+            },
+          );
+          expectClose(
+            await runOn(
+              "wasm",
+              "DepthwiseConv2dNativeBackpropFilter",
+              { x, dy },
+              {
+                ...base,
+                dilations: c.dilations,
+                filterShape: [c.fh, c.fw, c.inC, m],
+              },
+            ),
+            dilated ? undilate(wantW, c, c.inC * m) : wantW,
+            `dW ${mode} ${what}`,
+          );
+          const inputShape = [c.n, c.h, c.w, c.inC];
+          expectClose(
+            await runOn(
+              "wasm",
+              "DepthwiseConv2dNativeBackpropInput",
+              { dy, filter },
+              {
+                ...base,
+                dilations: c.dilations,
+                inputShape,
+              },
+            ),
+            await runOn("cpu", "DepthwiseConv2dNativeBackpropInput", { dy, filter }, { ...ref, inputShape }, (t) => ({
+              ...t,
+              filter: dilateFilter(t.filter as Tensor, c.dilations),
+            })),
+            `dx ${what}`,
+          );
+        }
+      });
     }
   });
 

@@ -51,6 +51,46 @@ export interface NativeKernels {
     epsilon: number,
     negLr: number,
   ): void;
+  /** ClipByValue's gradient: dy where lo <= x <= hi, else 0; see native/assembly/elementwise.ts. */
+  clipGrad(dy: number, x: number, out: number, size: number, lo: number, hi: number): void;
+  /** out = (x - m) * a + b per channel of x [rows, c]; see native/assembly/batch-norm.ts. */
+  channelAffine(x: number, m: number, a: number, b: number, out: number, rows: number, c: number): void;
+  /** FusedBatchNorm's five gradients from x, dy [rows, c]; see native/assembly/batch-norm.ts. */
+  batchNormGrad(
+    x: number,
+    dy: number,
+    mean: number,
+    variance: number,
+    scale: number,
+    dx: number,
+    dmean: number,
+    dvar: number,
+    dscale: number,
+    doffset: number,
+    rows: number,
+    c: number,
+    eps: number,
+  ): void;
+  /** Depthwise (multiplier 1) filter gradient [kh, kw, c] of NHWC x and dy; see native/assembly/depthwise.ts. */
+  depthwiseFilterGrad(
+    x: number,
+    dy: number,
+    out: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
   /** c [m, n] = a [m, k] x b [k, n], row-major float32; see native/assembly/gemm.ts. */
   gemm(a: number, b: number, c: number, m: number, k: number, n: number): void;
   /**
