@@ -370,9 +370,13 @@ export function buildProgram(): Command {
     .option("--json", "machine-readable output")
     .action(async (opts) => (await import("./commands/attack.js")).attackFinetune(opts, globals()));
 
-  program
-    .command("serve")
-    .description("serve a TF.js model over TF Serving REST and KServe v2 (health and metadata routes included)")
+  withModelIOFlags(
+    program
+      .command("serve")
+      .description(
+        "serve a TF.js model over TF Serving REST and KServe v2, tensors or encoded images (b64, BYTES, :classify)",
+      ),
+  )
     .requiredOption("--model <dir>", "LayersModel directory")
     .option("--port <port>", "TCP port (0 picks a free one)", intArg("--port", 0, 65535), 8501)
     .option("--host <host>", "interface to listen on", "127.0.0.1")
