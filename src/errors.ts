@@ -112,6 +112,10 @@ export const ErrorCodes = {
   SUSPECT_MODEL_MISMATCH: usage(
     "A local suspect or reference model does not take the certificate's inputs or classes.",
   ),
+  ENDPOINT_BAD_RESPONSE: usage(
+    "A suspect's answer is not one provmark reads: not JSON, no score, or an unknown shape (--protocol raw).",
+  ),
+  ENDPOINT_CLASS_UNKNOWN: usage("A suspect answered a class name that is not one of the certificate's class names."),
   EVIDENCE_INVALID: usage("An evidence report is not valid JSON or does not match its schema."),
   TRAINING_DIVERGED: { exit: 1, summary: "Training produced a non-finite loss." },
   INTERNAL: { exit: ExitCode.internal, summary: "An unexpected internal error (a bug: please report it)." },

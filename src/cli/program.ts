@@ -370,9 +370,13 @@ export function buildProgram(): Command {
     .option("--json", "machine-readable output")
     .action(async (opts) => (await import("./commands/attack.js")).attackFinetune(opts, globals()));
 
-  program
-    .command("serve")
-    .description("serve a TF.js model over TF Serving REST and KServe v2 (health and metadata routes included)")
+  withModelIOFlags(
+    program
+      .command("serve")
+      .description(
+        "serve a TF.js model over TF Serving REST and KServe v2, tensors or encoded images (b64, BYTES, :classify)",
+      ),
+  )
     .requiredOption("--model <dir>", "LayersModel directory")
     .option("--port <port>", "TCP port (0 picks a free one)", intArg("--port", 0, 65535), 8501)
     .option("--host <host>", "interface to listen on", "127.0.0.1")
@@ -413,11 +417,20 @@ export function buildProgram(): Command {
       .description(
         "query a suspect with the key's triggers among decoys: exit 0 stolen, 3 not detected, 4 inconclusive",
       )
-      .requiredOption("--endpoint <url|dir>", "suspect base URL (or a model directory with --protocol local)")
+      .requiredOption(
+        "--endpoint <url|dir>",
+        "suspect base URL (raw: the URL images are POSTed to; local: a model directory)",
+      )
       .addOption(
         new Option("--protocol <name>", "how to talk to the suspect")
-          .choices(["tfserving", "kserve", "json", "local"])
+          .choices(["tfserving", "kserve", "json", "raw", "local"])
           .default("tfserving"),
+      )
+      .addOption(
+        new Option(
+          "--encoding <format>",
+          "queries as the model's numbers (tensor), or as images: png (lossless), jpeg (lossy: matches may drop). Default tensor; raw: png",
+        ).choices(["tensor", "png", "jpeg"]),
       )
       .option("--model-name <name>", "model name in the URL (tfserving, kserve)")
       .option("--config <file>", "generic JSON API description (--protocol json; see docs/detect-protocols.md)")

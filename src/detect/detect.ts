@@ -23,7 +23,7 @@ import { ProvmarkError } from "../errors.js";
 import { writeDirAtomic } from "../model/atomic-write.js";
 import { VERSION } from "../version.js";
 import { openAdapter } from "./adapters/open-adapter.js";
-import type { QueryInput, SuspectAdapter } from "./adapters/types.js";
+import type { QueryInput, SuspectAdapter, SuspectProtocol, WireEncoding } from "./adapters/types.js";
 import { renderEvidenceHtml } from "./report/html.js";
 import { clearRunDir } from "./run-dir.js";
 import { loadOrCreatePlan, type RunPlan, recordPlanAnchor } from "./run-plan.js";
@@ -34,11 +34,13 @@ export interface DetectRequest {
   key: WatermarkKey;
   certificate: Certificate;
   suspect: {
-    protocol: "tfserving" | "kserve" | "json" | "local";
+    protocol: SuspectProtocol;
     /** URL, or a model directory for "local". */
     endpoint: string;
     modelName?: string | undefined;
     configPath?: string | undefined;
+    /** `tensor` (default), `png` or `jpeg` (lossy: a warning goes into the report); raw defaults to png. */
+    encoding?: WireEncoding | undefined;
     headers?: Record<string, string>;
     /** The generic JSON config's response section, kept in the report so answers can be re-read. */
     responseConfig?: unknown;
@@ -78,6 +80,11 @@ export interface DetectRequest {
   onProgress?: (p: { answered: number; failed: number; total: number }) => void;
   onStage?: (stage: string) => void;
 }
+
+/** Why a JPEG run's verdict leans towards "not detected": the one warning `--encoding jpeg` gives. */
+export const JPEG_WARNING =
+  "JPEG is lossy: the suspect sees other pixels than the triggers', so matches may drop (a marked model can look " +
+  "clean) and the verifier can compare the sent images only within a tolerance. Prefer --encoding png.";
 
 export interface DetectResult {
   decision: DetectDecision;
@@ -122,10 +129,14 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
     configPath: r.suspect.configPath,
     headers: r.suspect.headers ?? {},
     classes: io.classes.count,
+    classNames: io.classes.names,
     inputShape: shape,
     input: io.input,
+    encoding: r.suspect.encoding,
     timeoutMs: r.timeoutMs ?? 30_000,
   });
+  const encoding = adapter.encoding ?? "tensor";
+  const warnings = encoding === "jpeg" ? [JPEG_WARNING] : [];
   // The plan names the suspect as reports show it (the adapter's target: no credentials, no query).
   const runPlan = await loadOrCreatePlan(
     r.runDir,
@@ -226,6 +237,7 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
       protocol: r.suspect.protocol,
       target: adapter.target,
       modelName: r.suspect.modelName ?? null,
+      encoding,
       responseConfig: r.suspect.responseConfig ?? null,
       request: r.suspect.request ?? null,
     },
@@ -234,6 +246,7 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
     reveal: revealFor(r.key, cert, triggers, runPlan),
     queries: evidenceQueries,
     result: decision,
+    warnings,
     settings: { maxFailureFraction: r.maxFailureFraction, decoyRatio: r.decoyRatio, subset: plan.triggers.length },
     stats: {
       requests: run.stats.requests,

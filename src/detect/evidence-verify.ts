@@ -8,13 +8,14 @@ import {
   type SentInstance,
   type VerifierPolicy,
 } from "../core/detect/evidence-check.js";
-import { certificateClasses } from "../core/watermark/certificate.js";
+import { certificateClasses, certificateIO } from "../core/watermark/certificate.js";
 import { ProvmarkError } from "../errors.js";
 import { readJsonFile } from "../watermark/read-json.js";
 import { decodeContentEncoding } from "./adapters/content-encoding.js";
 import { MAX_RESPONSE_BYTES, sha256Hex } from "./adapters/http-exchange.js";
 import { responseParser } from "./adapters/parse-response.js";
 import { certificateNumberProblems } from "./certificate-numbers.js";
+import { decodeRequestImages } from "./evidence-images.js";
 
 /** Reads `<dir>/report.json` (or a report file) and validates it against the evidence schema. */
 export async function readEvidence(path: string): Promise<{ report: EvidenceReport; dir: string }> {
@@ -37,29 +38,40 @@ export async function verifyEvidence(
   policy: VerifierPolicy = DEFAULT_VERIFIER_POLICY,
 ): Promise<{ report: EvidenceReport; check: RecheckResult }> {
   const { report, dir } = await readEvidence(path);
+  const io = certificateIO(report.certificate.document);
   const parse = responseParser(report.suspect.protocol, {
     classes: certificateClasses(report.certificate.document),
+    classNames: io.classes.names,
     responseConfig: report.suspect.responseConfig,
   });
   const decode = storedBodyDecoder(report);
+  const body = (sha: string) => {
+    if (!/^[0-9a-f]{64}$/.test(sha)) return null;
+    try {
+      return readFileSync(join(dir, "bodies", sha));
+    } catch {
+      return null;
+    }
+  };
+  const encoding = report.suspect.encoding;
+  const images =
+    encoding !== "tensor" && io.input.kind === "image"
+      ? await decodeRequestImages(report, io.input, body)
+      : new Map<string, Uint8Array | null>();
   const check = recheckEvidence(
     report,
     {
-      body: (sha) => {
-        if (!/^[0-9a-f]{64}$/.test(sha)) return null;
-        try {
-          return readFileSync(join(dir, "bodies", sha));
-        } catch {
-          return null;
-        }
-      },
+      body,
       sha256: sha256Hex,
       parseResponse: (body, size) => {
         const decoded = decode(body);
         return decoded === null ? Array.from({ length: size }, () => null) : parse(decoded, size);
       },
-      requestInstance: (body, position) =>
-        requestInstance(report.suspect.protocol, body, position, report.suspect.request),
+      requestInstance: (b, position): SentInstance => {
+        if (encoding === "tensor") return requestInstance(report.suspect.protocol, b, position, report.suspect.request);
+        const pixels = images.get(`${sha256Hex(b)}/${position}`) ?? null;
+        return pixels === null ? null : { pixels, lossy: encoding === "jpeg" };
+      },
     },
     policy,
   );

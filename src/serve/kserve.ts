@@ -4,6 +4,7 @@
  */
 import { VERSION } from "../version.js";
 import { RequestError } from "./http.js";
+import { base64Bytes } from "./image-requests.js";
 import { type Batch, checkBatchSize, type ModelSignature, shapeText, writeFlat, writeNested } from "./tensor-json.js";
 import { MODEL_VERSION } from "./tf-serving.js";
 
@@ -26,10 +27,10 @@ const NUMERIC = new Set([
   "UINT64",
 ]);
 
-export interface InferRequest extends Batch {
+export type InferRequest = (Batch | { images: Uint8Array[]; n: number }) & {
   /** The request's id, echoed in the response. */
   id?: string;
-}
+};
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -40,6 +41,8 @@ const isShape = (v: unknown): v is number[] =>
  * An `/infer` body: `{"id"?, "inputs": [{"name", "shape": [n, ...inputShape], "datatype": "FP32",
  * "data": [...]}], "outputs"?: [{"name": "output_0"}]}`. The shape may also be `[n, h*w*c]`; the
  * data flat (row-major) or nested as the shape. The input's name is not checked: the model has one.
+ * A `BYTES` input of shape [n] carries n encoded images as base64 strings (the JSON form of BYTES
+ * that image models served by KServe and Triton take), decoded by the model's input description.
  */
 export function parseInferRequest(body: unknown, sig: ModelSignature, maxBatch: number): InferRequest {
   if (!isObject(body)) throw new RequestError(400, 'the request must be a JSON object with "inputs"');
@@ -56,8 +59,24 @@ export function parseInferRequest(body: unknown, sig: ModelSignature, maxBatch: 
   if (!isObject(input)) throw new RequestError(400, "inputs[0] must be an object {name, shape, datatype, data}");
   const { name, shape, datatype, data } = input;
   if (typeof name !== "string") throw new RequestError(400, "inputs[0].name must be a string");
+  if (datatype === "BYTES") {
+    if (!isShape(shape) || shape.length !== 1) {
+      throw new RequestError(400, "inputs[0].shape must be [n] for BYTES (n encoded images)");
+    }
+    const n = shape[0] as number;
+    checkBatchSize(n, maxBatch, "inputs[0]");
+    if (!Array.isArray(data) || data.length !== n) {
+      throw new RequestError(400, `inputs[0].data must be ${n} base64 strings (its shape says ${n})`);
+    }
+    checkOutputs(outputs);
+    const images = data.map((v, i) => base64Bytes(v, `inputs[0].data[${i}]`));
+    return { images, n, ...(id === undefined ? {} : { id }) };
+  }
   if (typeof datatype !== "string" || !NUMERIC.has(datatype)) {
-    throw new RequestError(400, `inputs[0].datatype ${JSON.stringify(datatype)} is not supported: use "FP32"`);
+    throw new RequestError(
+      400,
+      `inputs[0].datatype ${JSON.stringify(datatype)} is not supported: use "FP32" (or "BYTES" for encoded images)`,
+    );
   }
   const accepted = `[n, ${sig.inputShape.join(", ")}] or [n, ${sig.inputSize}]`;
   if (!isShape(shape) || shape.length < 2) {
@@ -82,15 +101,18 @@ export function parseInferRequest(body: unknown, sig: ModelSignature, maxBatch: 
       `inputs[0].data must hold ${x.length} numbers (flat) or be nested as ${shapeText(shape)}; got an array of ${data.length}`,
     );
   }
-  if (outputs !== undefined) {
-    if (!Array.isArray(outputs)) throw new RequestError(400, '"outputs" must be an array of {name}');
-    for (const [i, o] of outputs.entries()) {
-      if (!isObject(o) || o.name !== OUTPUT_NAME) {
-        throw new RequestError(400, `outputs[${i}] asks for an unknown output; the model has one, "${OUTPUT_NAME}"`);
-      }
+  checkOutputs(outputs);
+  return { x, n, ...(id === undefined ? {} : { id }) };
+}
+
+function checkOutputs(outputs: unknown): void {
+  if (outputs === undefined) return;
+  if (!Array.isArray(outputs)) throw new RequestError(400, '"outputs" must be an array of {name}');
+  for (const [i, o] of outputs.entries()) {
+    if (!isObject(o) || o.name !== OUTPUT_NAME) {
+      throw new RequestError(400, `outputs[${i}] asks for an unknown output; the model has one, "${OUTPUT_NAME}"`);
     }
   }
-  return { x, n, ...(id === undefined ? {} : { id }) };
 }
 
 /** `{"model_name", "model_version", "id"?, "outputs": [{"name", "shape": [n, C], "datatype", "data"}]}` */

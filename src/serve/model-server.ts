@@ -5,6 +5,7 @@ import type * as tfTypes from "@tensorflow/tfjs";
 import { ProvmarkError } from "../errors.js";
 import { type BackendChoice, type BackendName, loadTf } from "../model/backend.js";
 import { loadLayersModel } from "../model/fs-io-handler.js";
+import type { ModelIOOverrides } from "../model/infer-io.js";
 import {
   assertJsonContentType,
   clientUrl,
@@ -15,9 +16,11 @@ import {
   readBody,
   sendJsonText,
 } from "./http.js";
+import { assertImageContentType, classifyResponse, type ImageIO, imagesBatch } from "./image-requests.js";
 import { createInferenceQueue, type InferenceQueue } from "./inference-queue.js";
 import * as kserve from "./kserve.js";
 import { allowedMethods, matchRoute, type Route } from "./routes.js";
+import { serveImageIO } from "./serve-image-io.js";
 import type { ModelSignature } from "./tensor-json.js";
 import * as tfs from "./tf-serving.js";
 
@@ -44,6 +47,12 @@ export interface ModelServerOptions {
   /** Most instances in one request; default 256. */
   maxBatch?: number;
   backend?: BackendChoice;
+  /**
+   * How encoded images (TF Serving `{"b64"}`, KServe BYTES, `:classify` bodies) become the model's
+   * numbers, where the model's files do not say (`--preprocess`, `--class-names`, `--resize`).
+   * Without them and with nothing to infer from, the server takes tensors only.
+   */
+  io?: ModelIOOverrides;
   /** Called with one line per request (method, path, status, instances, time); never with bodies. */
   log?: (line: string) => void;
   closeGraceMs?: number;
@@ -63,11 +72,15 @@ export interface ModelServer {
   port: number;
   modelName: string;
   signature: ModelSignature;
+  /** The input description encoded images are decoded by, or why the server takes tensors only. */
+  imageIO: ImageIO;
   backend: BackendName;
   /** TF Serving REST: POST here with {"instances": [...]}. */
   predictUrl: string;
   /** KServe v2: POST here with {"inputs": [...]}. */
   inferUrl: string;
+  /** Image bytes in, `[{label, score}]` out. */
+  classifyUrl: string;
   stats(): ModelServerStats;
   /** Stops accepting connections, lets in-flight requests finish, then frees the model. */
   close(): Promise<void>;
@@ -143,8 +156,10 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const model = await loadLayersModel(tf, options.modelDir);
   let queue: InferenceQueue;
   let sig: ModelSignature;
+  let imageIO: ImageIO;
   try {
     sig = modelSignature(model, options.modelDir);
+    imageIO = await serveImageIO(model, options.modelDir, options.io);
     queue = createInferenceQueue(tf, model, sig, maxBatch);
     // Warm up (kernels, weights upload) so the first client does not pay for it.
     await queue.run(new Float32Array(sig.inputSize), 1);
@@ -202,15 +217,24 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     switch (route.kind) {
       case "predict": {
         const r = tfs.parsePredictRequest(await readJson(req), sig, maxBatch);
-        const y = await queue.run(r.x, r.n);
+        const x = "x" in r ? r.x : await imagesBatch(r.images, imageIO, "instances");
+        const y = await queue.run(x, r.n);
         send(res, 200, tfs.predictResponse(y, r.n, sig.classes, r.columnar));
         return r.n;
       }
       case "infer": {
         const r = kserve.parseInferRequest(await readJson(req), sig, maxBatch);
-        const y = await queue.run(r.x, r.n);
+        const x = "x" in r ? r.x : await imagesBatch(r.images, imageIO, "inputs[0].data");
+        const y = await queue.run(x, r.n);
         send(res, 200, kserve.inferResponse(modelName, y, r.n, sig.classes, r.id));
         return r.n;
+      }
+      case "classify": {
+        assertImageContentType(req);
+        const x = await imagesBatch([await readBody(req, maxBodyBytes)], imageIO, "body");
+        const y = await queue.run(x, 1);
+        send(res, 200, classifyResponse(y, imageIO.ok ? imageIO.io.classes.names : undefined));
+        return 1;
       }
       case "status":
         ok(res, tfs.modelStatus());
@@ -276,9 +300,11 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     port: actualPort,
     modelName,
     signature: sig,
+    imageIO,
     backend: info.backend,
     predictUrl: `${url}/v1/models/${modelName}:predict`,
     inferUrl: `${url}/v2/models/${modelName}/infer`,
+    classifyUrl: `${url}/v1/models/${modelName}:classify`,
     stats: () => ({ ...counters }),
     close: () => {
       closed ??= (async () => {

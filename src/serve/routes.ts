@@ -1,13 +1,13 @@
 /** URL routing of the model server: which API, which resource, which model and version. */
 
 export type Route =
-  | { api: "tfs"; kind: "status" | "metadata" | "predict"; name: string; version?: string }
+  | { api: "tfs"; kind: "status" | "metadata" | "predict" | "classify"; name: string; version?: string }
   | { api: "v2"; kind: "server" | "live" | "ready" }
   | { api: "v2"; kind: "model" | "modelReady" | "infer"; name: string; version?: string };
 
 /** The HTTP methods each kind of route answers. */
 export function allowedMethods(route: Route): readonly string[] {
-  return route.kind === "predict" || route.kind === "infer" ? ["POST"] : ["GET", "HEAD"];
+  return route.kind === "predict" || route.kind === "infer" || route.kind === "classify" ? ["POST"] : ["GET", "HEAD"];
 }
 
 const segment = (s: string): string | undefined => {
@@ -19,7 +19,7 @@ const segment = (s: string): string | undefined => {
   }
 };
 
-/** `/v1/models/{name}[/versions/{v}][/metadata | :predict]` */
+/** `/v1/models/{name}[/versions/{v}][/metadata | :predict | :classify]` (`:classify` takes image bytes) */
 function tfServingRoute(rest: readonly string[]): Route | undefined {
   const last = rest.at(-1) ?? "";
   const colon = last.indexOf(":");
@@ -37,7 +37,10 @@ function tfServingRoute(rest: readonly string[]): Route | undefined {
   const tail = parts.slice(i);
   const at = version === undefined ? { name } : { name, version };
   if (verb !== undefined) {
-    return tail.length === 0 && verb === "predict" ? { api: "tfs", kind: "predict", ...at } : undefined;
+    if (tail.length !== 0) return undefined;
+    if (verb === "predict") return { api: "tfs", kind: "predict", ...at };
+    if (verb === "classify") return { api: "tfs", kind: "classify", ...at };
+    return undefined;
   }
   if (tail.length === 0) return { api: "tfs", kind: "status", ...at };
   if (tail.length === 1 && tail[0] === "metadata") return { api: "tfs", kind: "metadata", ...at };

@@ -3,22 +3,25 @@
  * and response bodies for `:predict`, model status and model metadata.
  */
 import { RequestError } from "./http.js";
-import { type Batch, instancesBatch, type ModelSignature } from "./tensor-json.js";
+import { base64Bytes } from "./image-requests.js";
+import { type Batch, checkBatchSize, instancesBatch, type ModelSignature } from "./tensor-json.js";
 
 /** The one version a served model has. */
 export const MODEL_VERSION = "1";
 export const SIGNATURE_NAME = "serving_default";
 
-export interface PredictRequest extends Batch {
+export type PredictRequest = (Batch | { images: Uint8Array[]; n: number }) & {
   /** `{"inputs": ...}` asked: answer `{"outputs": ...}`, as TF Serving does. */
   columnar: boolean;
-}
+};
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * A `:predict` body: row format `{"instances": [...]}` or columnar `{"inputs": [...]}` /
  * `{"inputs": {"<input name>": [...]}}`, optionally with `"signature_name": "serving_default"`.
+ * Row instances may be encoded images, `{"b64": "<PNG/JPEG>"}` (TF Serving's binary form), or
+ * `{"<input name>": {"b64": …}}`; the server decodes them by the model's input description.
  */
 export function parsePredictRequest(body: unknown, sig: ModelSignature, maxBatch: number): PredictRequest {
   if (!isObject(body)) throw new RequestError(400, 'the request must be a JSON object with "instances" or "inputs"');
@@ -42,6 +45,12 @@ export function parsePredictRequest(body: unknown, sig: ModelSignature, maxBatch
   if (hasInstances) {
     const list = body.instances;
     if (!Array.isArray(list)) throw new RequestError(400, '"instances" must be a JSON array');
+    const b64 = list.map(binaryValue);
+    if (list.length > 0 && b64.every((v) => v !== undefined)) {
+      checkBatchSize(list.length, maxBatch, "instances");
+      const images = b64.map((v, i) => base64Bytes(v, `instances[${i}].b64`));
+      return { images, n: images.length, columnar: false };
+    }
     return { ...instancesBatch(list, sig, maxBatch, "instances"), columnar: false };
   }
   let tensor = body.inputs;
@@ -65,6 +74,16 @@ export function parsePredictRequest(body: unknown, sig: ModelSignature, maxBatch
     );
   }
   return { ...instancesBatch(tensor, sig, maxBatch, what), columnar: true };
+}
+
+/** `{"b64": s}` or `{"<input>": {"b64": s}}` → s (possibly not a string: base64Bytes says so). */
+function binaryValue(v: unknown): unknown {
+  if (!isObject(v)) return undefined;
+  const keys = Object.keys(v);
+  if (keys.length !== 1) return undefined;
+  if (keys[0] === "b64") return v.b64 ?? null;
+  const inner = v[keys[0] as string];
+  return isObject(inner) && Object.keys(inner).length === 1 && "b64" in inner ? (inner.b64 ?? null) : undefined;
 }
 
 /** `{"predictions": [[p0, ...], ...]}`, or `{"outputs": [...]}` for a columnar request. */

@@ -187,7 +187,7 @@ describe("generic JSON adapter", () => {
     expect(e.message).toContain('Unrecognized key: "extra"');
     expect(e.message).toContain("response.path");
     expect(e.message).toContain('kind "className" needs classNames');
-    expect(e.message).toContain('needs exactly one "$INPUTS" or "$INPUTS_FLAT" placeholder');
+    expect(e.message).toContain('needs exactly one "$INPUTS" or "$INPUTS_FLAT" or "$INPUTS_B64" placeholder');
   });
 
   it("refuses classNames that do not match the class count", async () => {

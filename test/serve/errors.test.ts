@@ -99,7 +99,14 @@ const cases: Case[] = [
     says: "not a finite float32",
   },
   { what: "two named inputs", path: P, body: { instances: [{ a: one, b: one }] }, status: 400, says: "names 2 inputs" },
-  { what: "a b64 input", path: P, body: { instances: [{ b64: "AAAA" }] }, status: 400, says: "b64" },
+  // the tiny model's two channels are no image: serve takes its tensors only
+  {
+    what: "a b64 input",
+    path: P,
+    body: { instances: [{ b64: "AAAA" }] },
+    status: 400,
+    says: "cannot decode images",
+  },
   {
     what: "an unknown signature",
     path: P,
@@ -124,7 +131,7 @@ const cases: Case[] = [
   { what: "an unknown model's status", path: "/v1/models/other", status: 404, says: "Servable not found" },
   {
     what: "an unknown verb",
-    path: "/v1/models/tiny:classify",
+    path: "/v1/models/tiny:regress",
     body: { instances: [one] },
     status: 404,
     says: "no such route",
@@ -158,7 +165,13 @@ const cases: Case[] = [
     status: 400,
     says: "has 2 tensors",
   },
-  { what: "KServe a BYTES input", path: I, body: kInput({ datatype: "BYTES" }), status: 400, says: "datatype" },
+  {
+    what: "KServe a BYTES input shaped as a tensor",
+    path: I,
+    body: kInput({ datatype: "BYTES" }),
+    status: 400,
+    says: "must be [n] for BYTES",
+  },
   {
     what: "KServe a wrong shape",
     path: I,

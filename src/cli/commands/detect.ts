@@ -7,7 +7,8 @@ import { type LedgerFlags, ledgerOptions, storeSettings } from "./ledger-flags.j
 
 export interface DetectFlags extends LedgerFlags {
   endpoint: string;
-  protocol: "tfserving" | "kserve" | "json" | "local";
+  protocol: "tfserving" | "kserve" | "json" | "raw" | "local";
+  encoding?: "tensor" | "png" | "jpeg";
   modelName?: string;
   config?: string;
   header?: string[];
@@ -63,7 +64,9 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
   );
   const target = flags.protocol === "local" ? resolve(flags.endpoint) : flags.endpoint;
   const runId = createHash("sha256")
-    .update(`${flags.protocol}\0${target}\0${flags.modelName ?? ""}\0${toHex(keyCommitment(key.seed))}`)
+    .update(
+      `${flags.protocol}\0${target}\0${flags.modelName ?? ""}\0${toHex(keyCommitment(key.seed))}${encodingTag(flags)}`,
+    )
     .digest("hex")
     .slice(0, 16);
   const runDir = flags.run ?? join(s.dataDir, "runs", runId);
@@ -80,6 +83,9 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
   const subset =
     flags.triggers ?? Math.min(certificate.triggerSet.count, Math.max(20, Math.ceil(certificate.triggerSet.count / 2)));
 
+  const { JPEG_WARNING } = await import("../../detect/detect.js");
+  // Said before the first query, so an operator can stop a lossy run it did not mean.
+  if (flags.encoding === "jpeg") process.stderr.write(`warning: ${JPEG_WARNING}\n`);
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once("SIGINT", onSignal);
@@ -93,6 +99,7 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
         endpoint: target,
         modelName: flags.modelName,
         configPath: flags.config,
+        encoding: flags.encoding,
         headers: parseHeaders(flags.header ?? [], process.env),
         responseConfig,
         request,
@@ -171,6 +178,8 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
         complete: result.complete,
         resumed: result.resumed,
         suspect: result.report.suspect.target,
+        encoding: result.report.suspect.encoding,
+        warnings: result.report.warnings,
         reportPath: join(result.reportDir, "report.json"),
         htmlPath: join(result.reportDir, "report.html"),
         runDir: result.runDir,
@@ -180,7 +189,7 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
       (o) =>
         [
           `${o.verdict.toUpperCase()}: ${o.matches} of ${o.n} answered triggers match (p = ${o.pValue === 0 ? `1e${o.log10PValue.toFixed(1)}` : o.pValue.toExponential(2)}, α = ${o.alpha})`,
-          `  suspect:  ${o.suspect}`,
+          `  suspect:  ${o.suspect}${o.encoding === "tensor" ? "" : ` (${o.encoding} images)`}`,
           `  failures: ${o.failures} of ${o.planned} trigger queries${o.reason ? ` — ${o.reason}` : ""}`,
           ...(o.empiricalPValue === null ? [] : [`  empirical p (reference models): ${o.empiricalPValue.toFixed(4)}`]),
           ...(o.complete ? [] : [`  interrupted: rerun the same command to resume (${o.runDir})`]),
@@ -200,4 +209,10 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
     bar?.stop();
     process.off("SIGINT", onSignal);
   }
+}
+
+/** Runs with encoded images journal apart from tensor runs (their default run directories differ). */
+function encodingTag(flags: DetectFlags): string {
+  const e = flags.encoding ?? (flags.protocol === "raw" ? "png" : "tensor");
+  return e === "tensor" ? "" : `\0${e}`;
 }

@@ -1,7 +1,8 @@
 import { backendChoice } from "../../model/backend.js";
 import type { GlobalOptions } from "../program.js";
+import { type ModelIOFlags, modelIOOverrides } from "./model-io-flags.js";
 
-export interface ServeFlags {
+export interface ServeFlags extends ModelIOFlags {
   model: string;
   port: number;
   host: string;
@@ -22,6 +23,7 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
     host: flags.host,
     port: flags.port,
     backend: backendChoice(globals.backend),
+    io: modelIOOverrides(flags),
     ...(flags.name === undefined ? {} : { modelName: flags.name }),
     ...(flags.verbose ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
   });
@@ -32,6 +34,10 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
     modelDir: flags.model,
     predictUrl: server.predictUrl,
     inferUrl: server.inferUrl,
+    classifyUrl: server.classifyUrl,
+    images: server.imageIO.ok
+      ? { preprocess: server.imageIO.io.input.preprocess }
+      : { unavailable: server.imageIO.why },
     inputShape: sig.inputShape,
     classes: sig.classes,
     backend: server.backend,
@@ -45,6 +51,10 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
           `${sig.classes} classes, ${result.backend} backend)`,
         `  TF Serving REST:  POST ${result.predictUrl}`,
         `  KServe v2:        POST ${result.inferUrl}`,
+        `  image bytes:      POST ${result.classifyUrl}`,
+        server.imageIO.ok
+          ? '  encoded images ({"b64"}, BYTES, :classify) are decoded by the model\'s input description'
+          : `  tensors only: ${server.imageIO.why}`,
         `  health:           GET  ${result.url}/v2/health/ready`,
         "  Ctrl-C stops it (in-flight requests finish first).",
         "",

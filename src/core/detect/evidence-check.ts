@@ -31,11 +31,23 @@ export interface VerifierPolicy {
 
 export const DEFAULT_VERIFIER_POLICY: VerifierPolicy = { alpha: 1e-6, maxFailureFraction: 0.1 };
 
-/** One instance of a request body, as far as the protocol lets the verifier read it back. */
+/**
+ * One instance of a request body, as far as the protocol lets the verifier read it back: numbers,
+ * an input hash (local runs), or the pixels of an encoded image, decoded by the caller (the core
+ * decodes no image formats). `lossy` images (JPEG) cannot be compared exactly.
+ */
 export type SentInstance =
   | { values: Float32Array; scale?: "model" | "pixel/255" | "pixel" }
   | { sha256: string }
+  | { pixels: Uint8Array; lossy: boolean }
   | null;
+
+/**
+ * Largest mean absolute pixel difference (0–255) at which a lossy request image still counts as
+ * its trigger. JPEG at quality 90 leaves the triggers within about 6 (noise, the worst case; see
+ * docs/detect-protocols.md); another image differs by far more (about 85 between two noise images).
+ */
+export const LOSSY_PIXEL_TOLERANCE = 16;
 
 export interface RecheckIo {
   /** The stored body with this SHA-256, or null when it is not in the evidence. */
@@ -284,6 +296,8 @@ function recheckBodies(
   const answerProblems: string[] = [];
   const sentProblems: string[] = [];
   const batchProblems: string[] = [];
+  let lossyChecked = 0;
+  let lossyWorst = 0;
   const labels = new Map<string, number | null>();
   const batches = new Map<
     string,
@@ -363,6 +377,27 @@ function recheckBodies(
       if (!t) continue;
       if (sent === null) {
         sentProblems.push(`${q.id}: the ${report.suspect.protocol} request cannot be read back`);
+      } else if ("pixels" in sent) {
+        sentChecked++;
+        const want = t.input;
+        if (!(want instanceof Uint8Array) || sent.pixels.length !== want.length) {
+          sentProblems.push(`${q.id}: the request's image has another size than trigger ${q.trigger}`);
+        } else if (!sent.lossy) {
+          if (!sent.pixels.every((v, i) => v === want[i])) {
+            sentProblems.push(`${q.id}: the request's image is not trigger ${q.trigger}`);
+          }
+        } else {
+          let sum = 0;
+          for (let i = 0; i < want.length; i++) sum += Math.abs((sent.pixels[i] as number) - (want[i] as number));
+          const mean = sum / want.length;
+          lossyChecked++;
+          lossyWorst = Math.max(lossyWorst, mean);
+          if (mean > LOSSY_PIXEL_TOLERANCE) {
+            sentProblems.push(
+              `${q.id}: the request's image differs from trigger ${q.trigger} by ${mean.toFixed(1)} per pixel on average`,
+            );
+          }
+        }
       } else if ("sha256" in sent) {
         sentChecked++;
         if (sent.sha256 !== sha(t.input instanceof Uint8Array ? t.input : new Uint8Array(t.input.buffer))) {
@@ -400,5 +435,12 @@ function recheckBodies(
     `${report.queries.filter((q) => q.got !== null).length} answers re-read, every claimed failure confirmed by its body`,
   );
   push("trigger inputs found in the requests", sentProblems, `${sentChecked} trigger requests carried their trigger`);
+  if (lossyChecked > 0) {
+    checks.push({
+      name: "lossy request images",
+      status: "warn",
+      detail: `${lossyChecked} trigger image(s) were sent lossy (JPEG): each matched its trigger only within ${LOSSY_PIXEL_TOLERANCE} per pixel on average (worst ${lossyWorst.toFixed(1)}), not exactly, and the suspect answered for those pixels`,
+    });
+  }
   return { checks, labels };
 }

@@ -93,7 +93,13 @@ export const evidenceSchema = z.object({
     .nullable()
     .default(null),
   suspect: z.object({
-    protocol: z.enum(["tfserving", "kserve", "json", "local"]),
+    protocol: z.enum(["tfserving", "kserve", "json", "raw", "local"]),
+    /**
+     * How queries went on the wire: the model's numbers (`tensor`), or encoded images whose pixels
+     * the verifier decodes from the request bodies (`png` exactly; `jpeg` is lossy: compared within
+     * a tolerance and flagged). Absent in earlier reports: tensors.
+     */
+    encoding: z.enum(["tensor", "png", "jpeg"]).default("tensor"),
     target: z.string(),
     modelName: z.string().nullable(),
     /** Generic JSON APIs: the response part of the config (no headers, no secrets), to re-parse answers. */
@@ -142,6 +148,8 @@ export const evidenceSchema = z.object({
     empirical: z.object({ pValue: z.number(), referenceMatches: z.array(z.number().int()) }).nullable(),
     reason: z.string().nullable(),
   }),
+  /** Caveats the run raised when it was made (e.g. JPEG queries are lossy), as printed then. */
+  warnings: z.array(z.string()).default([]),
   settings: z.object({ maxFailureFraction: z.number(), decoyRatio: z.number(), subset: z.number().int() }),
   stats: z.object({
     requests: z.number().int(),

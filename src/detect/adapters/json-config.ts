@@ -3,9 +3,15 @@ import { z } from "zod";
 import { fromFsError, ProvmarkError } from "../../errors.js";
 import { type PathSegment, parsePath } from "./json-path.js";
 
-/** Placeholders a request template may hold (as a whole JSON string value, exactly once). */
-export const SINGLE_PLACEHOLDERS = ["$INPUT", "$INPUT_FLAT"] as const;
-export const BATCH_PLACEHOLDERS = ["$INPUTS", "$INPUTS_FLAT"] as const;
+/**
+ * Placeholders a request template may hold (as a whole JSON string value, exactly once). `_B64`:
+ * the encoded image (`--encoding png|jpeg`) as one base64 string, instead of the model's numbers.
+ */
+export const SINGLE_PLACEHOLDERS = ["$INPUT", "$INPUT_FLAT", "$INPUT_B64"] as const;
+export const BATCH_PLACEHOLDERS = ["$INPUTS", "$INPUTS_FLAT", "$INPUTS_B64"] as const;
+
+/** Whether a placeholder stands for base64 encoded images rather than numbers. */
+export const isImagePlaceholder = (p: string): boolean => p.endsWith("_B64");
 export type Placeholder = (typeof SINGLE_PLACEHOLDERS)[number] | (typeof BATCH_PLACEHOLDERS)[number];
 
 const pathString = z.string().refine(

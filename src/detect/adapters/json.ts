@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { utf8 } from "../../core/digest/bytes.js";
+import { encodeBase64 } from "./encode-image.js";
 import { secretValues } from "./headers.js";
 import { exchangeJson } from "./http-exchange.js";
 import type { JsonApiConfig } from "./json-config.js";
 import { jsonResponseReader } from "./json-response.js";
-import type { BatchOutcome, ItemResult, QueryInput, SuspectAdapter } from "./types.js";
+import type { BatchOutcome, ItemResult, QueryInput, SuspectAdapter, WireEncoding } from "./types.js";
 import { assertBatchShape, instanceJson, type WireCodec } from "./wire.js";
 
 export interface JsonApiOptions {
@@ -17,6 +18,8 @@ export interface JsonApiOptions {
   inputShape: readonly [number, number, number];
   /** The certificate's encoding, used when the config's scale is "model". */
   codec?: WireCodec;
+  /** The image format a `$INPUT_B64` / `$INPUTS_B64` placeholder is filled with (png or jpeg). */
+  encoding?: WireEncoding;
   timeoutMs?: number;
   now?: () => number;
 }
@@ -30,23 +33,25 @@ export class JsonApiAdapter implements SuspectAdapter {
   readonly protocol = "json";
   readonly target: string;
   readonly maxBatch: number;
+  readonly encoding: WireEncoding;
   readonly #o: JsonApiOptions;
   readonly #secrets: string[];
   readonly #marker = `provmark-input-${randomBytes(8).toString("hex")}`;
   readonly #template: string;
-  readonly #layout: "nested" | "flat";
+  readonly #layout: "nested" | "flat" | "b64";
   readonly #read: (body: Uint8Array, n: number) => ItemResult[];
 
   constructor(o: JsonApiOptions) {
     this.#o = o;
     const c = o.config;
     this.target = o.target;
+    this.encoding = o.encoding ?? "tensor";
     this.maxBatch = c.batch === false ? 1 : c.batch;
     this.#secrets = secretValues(o.headers);
-    let layout: "nested" | "flat" = "nested";
+    let layout: "nested" | "flat" | "b64" = "nested";
     this.#template = JSON.stringify(c.request, (_k, v: unknown) => {
-      if (typeof v === "string" && /^\$INPUTS?(_FLAT)?$/.test(v)) {
-        layout = v.endsWith("_FLAT") ? "flat" : "nested";
+      if (typeof v === "string" && /^\$INPUTS?(_FLAT|_B64)?$/.test(v)) {
+        layout = v.endsWith("_FLAT") ? "flat" : v.endsWith("_B64") ? "b64" : "nested";
         return this.#marker;
       }
       return v;
@@ -58,8 +63,7 @@ export class JsonApiAdapter implements SuspectAdapter {
   async send(batch: readonly QueryInput[], signal: AbortSignal): Promise<BatchOutcome> {
     assertBatchShape(batch, this.#o.inputShape);
     if (batch.length > this.maxBatch) throw new RangeError(`batch of ${batch.length}, at most ${this.maxBatch}`);
-    const scale = this.#o.config.scale === "model" ? (this.#o.codec ?? "pixel/255") : this.#o.config.scale;
-    const encoded = batch.map((q) => instanceJson(q, scale, this.#layout));
+    const encoded = await this.#encode(batch);
     const input = this.#o.config.batch === false ? (encoded[0] as string) : `[${encoded.join(",")}]`;
     const body = utf8(this.#template.replace(`"${this.#marker}"`, () => input));
     return exchangeJson(
@@ -71,6 +75,16 @@ export class JsonApiAdapter implements SuspectAdapter {
       this.#secrets,
       this.#o.config.method,
     );
+  }
+
+  async #encode(batch: readonly QueryInput[]): Promise<string[]> {
+    const layout = this.#layout;
+    if (layout === "b64") {
+      const format = this.#o.encoding === "jpeg" ? "jpeg" : "png";
+      return (await encodeBase64(batch, format)).map((b64) => `"${b64}"`);
+    }
+    const scale = this.#o.config.scale === "model" ? (this.#o.codec ?? "pixel/255") : this.#o.config.scale;
+    return batch.map((q) => instanceJson(q, scale, layout));
   }
 
   parse(responseBody: Uint8Array, batchSize: number): ItemResult[] {

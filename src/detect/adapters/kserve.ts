@@ -1,11 +1,12 @@
 import { utf8 } from "../../core/digest/bytes.js";
 import { alignRows, allFail, parseObjectBody } from "./answer-rows.js";
+import { encodeBase64 } from "./encode-image.js";
 import { appendPath } from "./endpoint.js";
 import { secretValues } from "./headers.js";
 import { exchangeJson, httpRequest } from "./http-exchange.js";
 import { parseBody } from "./lenient-json.js";
 import { describe, fromLabel, fromScores } from "./read-answer.js";
-import type { BatchOutcome, ItemResult, QueryInput, SuspectAdapter } from "./types.js";
+import type { BatchOutcome, ItemResult, QueryInput, SuspectAdapter, WireEncoding } from "./types.js";
 import { assertBatchShape, batchFlatJson, type WireCodec } from "./wire.js";
 
 export const KSERVE_DEFAULT_INPUT = "input_1";
@@ -13,6 +14,11 @@ export const KSERVE_DEFAULT_INPUT = "input_1";
 export interface KServeOptions {
   /** How pixels become the model's numbers (default pixel/255, what v1 certificates say). */
   codec?: WireCodec;
+  /**
+   * `png`/`jpeg`: one BYTES input of shape [n] whose data are the base64 encoded images (the JSON
+   * form of the protocol's BYTES tensors that KServe's and Triton's image models take).
+   */
+  encoding?: WireEncoding;
   /** `{base}/v2/models/{name}/infer`. */
   url: string;
   /** `{base}/v2/models/{name}`: model metadata, probed by `KServeAdapter.open` to learn the input name. */
@@ -66,6 +72,7 @@ export class KServeAdapter implements SuspectAdapter {
   readonly protocol = "kserve";
   readonly target: string;
   readonly maxBatch: number;
+  readonly encoding: WireEncoding;
   readonly probe: KServeProbe;
   readonly #o: KServeOptions;
   readonly #secrets: string[];
@@ -73,6 +80,7 @@ export class KServeAdapter implements SuspectAdapter {
   constructor(o: KServeOptions, probe?: KServeProbe) {
     this.#o = o;
     this.target = o.target;
+    this.encoding = o.encoding ?? "tensor";
     this.maxBatch = o.maxBatch ?? 32;
     this.#secrets = secretValues(o.headers);
     this.probe = probe ?? { inputName: o.inputName ?? KSERVE_DEFAULT_INPUT, flat: false, source: "flag" };
@@ -86,6 +94,13 @@ export class KServeAdapter implements SuspectAdapter {
 
   async send(batch: readonly QueryInput[], signal: AbortSignal): Promise<BatchOutcome> {
     assertBatchShape(batch, this.#o.inputShape);
+    const encoding = this.#o.encoding ?? "tensor";
+    if (encoding !== "tensor") {
+      const data = await encodeBase64(batch, encoding);
+      const input = { name: this.probe.inputName, shape: [batch.length], datatype: "BYTES", data };
+      const body = utf8(JSON.stringify({ inputs: [input] }));
+      return exchangeJson(this.#o, body, batch.length, signal, (b, n) => this.parse(b, n), this.#secrets);
+    }
     const [h, w, c] = this.#o.inputShape;
     const shape = this.probe.flat ? [batch.length, h * w * c] : [batch.length, h, w, c];
     const head = JSON.stringify({ name: this.probe.inputName, shape, datatype: "FP32" });
@@ -165,7 +180,8 @@ async function probeMetadata(o: KServeOptions): Promise<KServeProbe> {
   const inputs = parsed.ok ? (parsed.value as { inputs?: unknown })?.inputs : undefined;
   if (!Array.isArray(inputs) || inputs.length === 0) return fallback("lists no inputs");
   const meta = inputs as { name?: unknown; datatype?: unknown; shape?: unknown }[];
-  const input = meta.find((i) => i?.datatype === "FP32") ?? meta[0];
+  const wanted = (o.encoding ?? "tensor") === "tensor" ? "FP32" : "BYTES";
+  const input = meta.find((i) => i?.datatype === wanted) ?? meta[0];
   if (typeof input?.name !== "string") return fallback("names no input");
   const [h, w, c] = o.inputShape;
   const shape = Array.isArray(input.shape) ? input.shape : [];

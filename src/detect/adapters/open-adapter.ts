@@ -5,13 +5,14 @@ import type { BackendChoice } from "../../model/backend.js";
 import { displayTarget, parseEndpoint } from "./endpoint.js";
 import { addHeader } from "./headers.js";
 import { JsonApiAdapter } from "./json.js";
-import { loadJsonApiConfig } from "./json-config.js";
+import { isImagePlaceholder, loadJsonApiConfig, placeholders } from "./json-config.js";
 import { KServeAdapter, kserveUrls } from "./kserve.js";
+import { RawImageAdapter } from "./raw.js";
 import { TfServingAdapter, tfServingUrl } from "./tfserving.js";
-import type { SuspectAdapter, SuspectProtocol } from "./types.js";
+import { type SuspectAdapter, type SuspectProtocol, WIRE_ENCODINGS, type WireEncoding } from "./types.js";
 import { imageCodec, type WireCodec } from "./wire.js";
 
-export const PROTOCOLS: readonly SuspectProtocol[] = ["tfserving", "kserve", "json", "local"];
+export const PROTOCOLS: readonly SuspectProtocol[] = ["tfserving", "kserve", "json", "raw", "local"];
 
 export interface OpenAdapterOptions {
   /** `--protocol`. */
@@ -27,7 +28,14 @@ export interface OpenAdapterOptions {
   /** From `parseHeaders`; for json they override the config's headers of the same name. */
   headers: Readonly<Record<string, string>>;
   classes: number;
+  /** The certificate's class names in class order (raw answers name classes). */
+  classNames?: readonly string[] | undefined;
   inputShape: readonly [number, number, number];
+  /**
+   * `--encoding`: `tensor` (default) sends the model's numbers; `png` / `jpeg` send encoded images
+   * (tfserving `{"b64"}`, kserve BYTES, json `$INPUT_B64`, raw bodies). Raw defaults to png.
+   */
+  encoding?: string | undefined;
   /** The certificate's image input: queries are sent through its channel order and preprocessing. */
   input?: ImageInput | undefined;
   /** Per request (the runner adds its own too). */
@@ -76,6 +84,7 @@ export async function openAdapter(o: OpenAdapterOptions): Promise<SuspectAdapter
   ) {
     throw new RangeError(`bad input shape [${shape.join(",")}] or class count ${o.classes}`);
   }
+  const encoding = wireEncoding(o);
   const common = {
     headers: o.headers,
     classes: o.classes,
@@ -84,9 +93,11 @@ export async function openAdapter(o: OpenAdapterOptions): Promise<SuspectAdapter
     ...(o.input === undefined ? {} : { codec: imageCodec(o.input), input: o.input }),
     ...(o.maxBatch === undefined ? {} : { maxBatch: o.maxBatch }),
     ...(o.now === undefined ? {} : { now: o.now }),
+    encoding,
   };
   const protocol = o.protocol as SuspectProtocol;
   if (protocol === "local") {
+    if (encoding !== "tensor") throw usage("--encoding", "--protocol local runs the model on tensors: drop --encoding");
     if (o.endpoint === undefined || o.endpoint === "")
       throw usage("--endpoint", "--endpoint must name the model directory");
     const { LocalModelAdapter } = await import("./local.js");
@@ -100,6 +111,7 @@ export async function openAdapter(o: OpenAdapterOptions): Promise<SuspectAdapter
     });
   }
   if (protocol === "json") return openJson(o, common);
+  if (protocol === "raw") return openRaw(o, common);
   if (o.endpoint === undefined || o.endpoint === "") {
     throw usage("--endpoint", `--endpoint is required for --protocol ${protocol}`, [
       protocol === "tfserving"
@@ -142,6 +154,7 @@ async function openJson(
     classes: number;
     inputShape: readonly [number, number, number];
     codec?: WireCodec;
+    encoding: WireEncoding;
     timeoutMs: number;
     now?: () => number;
   },
@@ -157,6 +170,15 @@ async function openJson(
   if (names !== undefined && names.length !== o.classes) {
     throw usage(path, `${path}: response.classNames lists ${names.length} classes, the model has ${o.classes}`);
   }
+  const slot = placeholders(config.request)[0]?.placeholder ?? "";
+  if (isImagePlaceholder(slot) !== (common.encoding !== "tensor")) {
+    throw usage(
+      "--encoding",
+      isImagePlaceholder(slot)
+        ? `${path} asks for ${slot} (an encoded image): pass --encoding png (or jpeg)`
+        : `${path} asks for ${slot} (the model's numbers); --encoding ${common.encoding} needs a $INPUT_B64 or $INPUTS_B64 placeholder`,
+    );
+  }
   const rawUrl = o.endpoint ?? config.url;
   if (rawUrl === undefined || rawUrl === "") throw usage("--endpoint", `give --endpoint, or "url" in ${path}`);
   const url = parseEndpoint(rawUrl, o.endpoint === undefined ? `${path}: url` : "--endpoint");
@@ -171,5 +193,46 @@ async function openJson(
     url: url.toString(),
     target: displayTarget(url),
     headers: { ...headers, ...o.headers },
+  });
+}
+
+/** `--encoding` checked; raw endpoints take image files, so theirs defaults to png. */
+function wireEncoding(o: OpenAdapterOptions): WireEncoding {
+  const e = o.encoding ?? (o.protocol === "raw" ? "png" : "tensor");
+  if (!WIRE_ENCODINGS.includes(e as WireEncoding)) {
+    throw usage("--encoding", `unknown encoding ${JSON.stringify(e)}`, [`Choose one of ${WIRE_ENCODINGS.join(", ")}.`]);
+  }
+  if (o.protocol === "raw" && e === "tensor") {
+    throw usage("--encoding", "--protocol raw sends image files: use --encoding png (or jpeg)");
+  }
+  return e as WireEncoding;
+}
+
+function openRaw(
+  o: OpenAdapterOptions,
+  common: { headers: Readonly<Record<string, string>>; encoding: WireEncoding; timeoutMs: number; now?: () => number },
+): SuspectAdapter {
+  if (o.endpoint === undefined || o.endpoint === "") {
+    throw usage("--endpoint", "--endpoint is required for --protocol raw", [
+      "The URL images are POSTed to, e.g. https://host/models/my-model",
+    ]);
+  }
+  const names = o.classNames;
+  if (names === undefined || names.length !== o.classes) {
+    throw usage("--protocol", "--protocol raw reads answers by class name, and the certificate names no classes", [
+      'Raw endpoints answer labels such as "cat": the certificate must carry the model\'s class names (v2, from',
+      "metadata.json or --class-names at keygen). Otherwise describe the API with --protocol json and classNames.",
+    ]);
+  }
+  const url = parseEndpoint(o.endpoint, "--endpoint");
+  return new RawImageAdapter({
+    url: url.toString(),
+    target: displayTarget(url),
+    headers: common.headers,
+    classNames: names,
+    inputShape: o.inputShape,
+    format: common.encoding === "jpeg" ? "jpeg" : "png",
+    timeoutMs: common.timeoutMs,
+    ...(common.now === undefined ? {} : { now: common.now }),
   });
 }

@@ -4,6 +4,7 @@ import { responseSectionSchema } from "./json-config.js";
 import { jsonResponseReader } from "./json-response.js";
 import { parseKServe } from "./kserve.js";
 import { parseLocal } from "./local-parse.js";
+import { parseRawBody } from "./raw-answer.js";
 import { parseTfServing } from "./tfserving.js";
 import type { ItemResult } from "./types.js";
 
@@ -14,6 +15,8 @@ export interface ResponseParserOptions {
    * `"batch": false | n` too; without it, whether an answer is batched is inferred from its shape.
    */
   responseConfig?: unknown;
+  /** raw: the certificate's class names, which raw answers name. */
+  classNames?: readonly string[] | undefined;
   /** kserve: the output that was read, when the model has several. */
   outputName?: string | undefined;
 }
@@ -38,6 +41,10 @@ export function itemParser(
       return (b, n) => parseKServe(b, n, C, o.outputName);
     case "local":
       return (b, n) => parseLocal(b, n, C);
+    case "raw": {
+      const names = o.classNames ?? [];
+      return (b, n) => parseRawBody(b, n, names);
+    }
     case "json": {
       const parsed = responseConfigSchema.safeParse(o.responseConfig);
       if (!parsed.success) {

@@ -1,10 +1,11 @@
 import { utf8 } from "../../core/digest/bytes.js";
 import { alignRows, allFail, parseObjectBody, readPrediction } from "./answer-rows.js";
+import { encodeBase64 } from "./encode-image.js";
 import { appendPath } from "./endpoint.js";
 import { secretValues } from "./headers.js";
 import { exchangeJson } from "./http-exchange.js";
 import { describe } from "./read-answer.js";
-import type { BatchOutcome, ItemResult, QueryInput, SuspectAdapter } from "./types.js";
+import type { BatchOutcome, ItemResult, QueryInput, SuspectAdapter, WireEncoding } from "./types.js";
 import { assertBatchShape, instanceJson, type WireCodec } from "./wire.js";
 
 export interface TfServingOptions {
@@ -17,6 +18,8 @@ export interface TfServingOptions {
   inputShape: readonly [number, number, number];
   /** How pixels become the model's numbers (default pixel/255, what v1 certificates say). */
   codec?: WireCodec;
+  /** `png`/`jpeg`: each instance is `{"b64": <encoded image>}` (TF Serving's binary input form). */
+  encoding?: WireEncoding;
   /** Instances per request; default 32. */
   maxBatch?: number;
   timeoutMs?: number;
@@ -36,6 +39,8 @@ export function tfServingUrl(base: URL, name: string | undefined, version?: stri
 /**
  * TensorFlow Serving's REST predict API, row format: `{"instances": [<h×w×c floats>, …]}` →
  * `{"predictions": [[p0 … pC-1], …]}` (a bare label per instance, or `"outputs"`, are read too).
+ * With an image encoding each instance is `{"b64": "<PNG or JPEG>"}`, as TF Serving's REST API
+ * writes binary values, for models that decode images themselves.
  *
  * @example
  * const a = new TfServingAdapter({ url: tfServingUrl(new URL("http://host:8501"), "mnist"), target: "http://host:8501",
@@ -45,19 +50,26 @@ export class TfServingAdapter implements SuspectAdapter {
   readonly protocol = "tfserving";
   readonly target: string;
   readonly maxBatch: number;
+  readonly encoding: WireEncoding;
   readonly #o: TfServingOptions;
   readonly #secrets: string[];
 
   constructor(o: TfServingOptions) {
     this.#o = o;
     this.target = o.target;
+    this.encoding = o.encoding ?? "tensor";
     this.maxBatch = o.maxBatch ?? 32;
     this.#secrets = secretValues(o.headers);
   }
 
   async send(batch: readonly QueryInput[], signal: AbortSignal): Promise<BatchOutcome> {
     assertBatchShape(batch, this.#o.inputShape);
-    const text = `{"instances":[${batch.map((q) => instanceJson(q, this.#o.codec ?? "pixel/255", "nested")).join(",")}]}`;
+    const encoding = this.#o.encoding ?? "tensor";
+    const instances =
+      encoding === "tensor"
+        ? batch.map((q) => instanceJson(q, this.#o.codec ?? "pixel/255", "nested"))
+        : (await encodeBase64(batch, encoding)).map((b64) => `{"b64":"${b64}"}`);
+    const text = `{"instances":[${instances.join(",")}]}`;
     const body = utf8(text);
     return exchangeJson(this.#o, body, batch.length, signal, (b, n) => this.parse(b, n), this.#secrets);
   }

@@ -80,13 +80,22 @@ export interface BatchOutcome {
   retryAfterMs?: number;
 }
 
-export type SuspectProtocol = "tfserving" | "kserve" | "json" | "local";
+export type SuspectProtocol = "tfserving" | "kserve" | "json" | "raw" | "local";
+
+/**
+ * How a query goes on the wire: `tensor`, the model's numbers (the certificate's preprocessing);
+ * `png`, the uint8 pixels losslessly encoded (the server decodes and preprocesses); `jpeg`, lossy.
+ */
+export type WireEncoding = "tensor" | "png" | "jpeg";
+export const WIRE_ENCODINGS: readonly WireEncoding[] = ["tensor", "png", "jpeg"];
 
 export interface SuspectAdapter {
   readonly protocol: SuspectProtocol;
   /** For reports: URL without credentials/query, or the local path. */
   readonly target: string;
   readonly maxBatch: number;
+  /** How queries go on the wire (absent: tensors). */
+  readonly encoding?: WireEncoding;
   /**
    * Sends one batch. Resolves with per-item results for every endpoint fault (including a timeout:
    * `signal` aborted with a `TimeoutError` reason). Rejects only when `signal` is aborted for any

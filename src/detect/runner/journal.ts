@@ -23,9 +23,11 @@ const sha = z.string().regex(/^[0-9a-f]{64}$/);
 
 export const journalHeaderSchema = z.object({
   format: z.literal(RUN_JOURNAL_FORMAT),
-  protocol: z.enum(["tfserving", "kserve", "json", "local"]),
+  protocol: z.enum(["tfserving", "kserve", "json", "raw", "local"]),
   /** The suspect (URL without credentials or query, or a local path). */
   target: z.string(),
+  /** How queries went on the wire when not as tensors (absent: tensors, as before encodings existed). */
+  encoding: z.enum(["png", "jpeg"]).optional(),
   createdBy: z.string(),
 });
 export type RunJournalHeader = z.infer<typeof journalHeaderSchema>;
@@ -147,7 +149,7 @@ export interface OpenedJournal {
  */
 export async function openRunJournal(
   runDir: string,
-  suspect: { protocol: RunJournalHeader["protocol"]; target: string },
+  suspect: { protocol: RunJournalHeader["protocol"]; target: string; encoding?: "png" | "jpeg" },
 ): Promise<OpenedJournal> {
   const path = answersPath(runDir);
   const previous = new Map<string, JournalLine>();
@@ -168,10 +170,11 @@ export async function openRunJournal(
     if (f.startsWith(`.${ANSWERS_FILE}.tmp-`)) await rm(join(runDir, f), { force: true });
   if (scan?.header != null) {
     const h = scan.header;
-    if (h.protocol !== suspect.protocol || h.target !== suspect.target) {
+    const enc = (e: string | undefined) => (e === undefined ? "" : ` (${e} images)`);
+    if (h.protocol !== suspect.protocol || h.target !== suspect.target || h.encoding !== suspect.encoding) {
       throw invalid(
         path,
-        `this run directory queried ${h.protocol} ${h.target}, not ${suspect.protocol} ${suspect.target}`,
+        `this run directory queried ${h.protocol} ${h.target}${enc(h.encoding)}, not ${suspect.protocol} ${suspect.target}${enc(suspect.encoding)}`,
         ["Resume with the same suspect, or choose a fresh run directory for this one."],
       );
     }

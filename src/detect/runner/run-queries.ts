@@ -107,7 +107,11 @@ export async function runQueries(o: RunOptions): Promise<RunResult> {
   const failuresByKind = Object.fromEntries(FAILURE_KINDS.map((k) => [k, 0])) as Record<FailureKind, number>;
   const stats = { requests: 0, retries: 0, failuresByKind, seconds: 0 };
 
-  const { writer, previous } = await openRunJournal(o.runDir, { protocol: adapter.protocol, target: adapter.target });
+  const { writer, previous } = await openRunJournal(o.runDir, {
+    protocol: adapter.protocol,
+    target: adapter.target,
+    ...(adapter.encoding === undefined || adapter.encoding === "tensor" ? {} : { encoding: adapter.encoding }),
+  });
   const results: RunResult["results"] = new Map();
   for (const q of queries) {
     const p = previous.get(q.id);
