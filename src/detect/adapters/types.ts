@@ -80,7 +80,8 @@ export interface BatchOutcome {
   retryAfterMs?: number;
 }
 
-export type SuspectProtocol = "tfserving" | "kserve" | "json" | "local";
+/** "url": a model fetched from a web server, then run like "local". */
+export type SuspectProtocol = "tfserving" | "kserve" | "json" | "local" | "url";
 
 export interface SuspectAdapter {
   readonly protocol: SuspectProtocol;

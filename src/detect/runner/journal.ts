@@ -23,7 +23,7 @@ const sha = z.string().regex(/^[0-9a-f]{64}$/);
 
 export const journalHeaderSchema = z.object({
   format: z.literal(RUN_JOURNAL_FORMAT),
-  protocol: z.enum(["tfserving", "kserve", "json", "local"]),
+  protocol: z.enum(["tfserving", "kserve", "json", "local", "url"]),
   /** The suspect (URL without credentials or query, or a local path). */
   target: z.string(),
   createdBy: z.string(),
