@@ -413,11 +413,23 @@ export function buildProgram(): Command {
       .description(
         "query a suspect with the key's triggers among decoys: exit 0 stolen, 3 not detected, 4 inconclusive",
       )
-      .requiredOption("--endpoint <url|dir>", "suspect base URL (or a model directory with --protocol local)")
+      .requiredOption(
+        "--endpoint <url|dir>",
+        "suspect base URL (a model directory with --protocol local, the model.json URL with --protocol url)",
+      )
       .addOption(
-        new Option("--protocol <name>", "how to talk to the suspect")
-          .choices(["tfserving", "kserve", "json", "local"])
+        new Option(
+          "--protocol <name>",
+          "how to talk to the suspect (url: fetch a web app's TF.js LayersModel and test its weights too)",
+        )
+          .choices(["tfserving", "kserve", "json", "local", "url"])
           .default("tfserving"),
+      )
+      .option(
+        "--max-download <bytes>",
+        "--protocol url: cap on the model's files together (model.json alone: 16 MiB)",
+        intArg("--max-download", 1, Number.MAX_SAFE_INTEGER),
+        512 * 1024 * 1024,
       )
       .option("--model-name <name>", "model name in the URL (tfserving, kserve)")
       .option("--config <file>", "generic JSON API description (--protocol json; see docs/detect-protocols.md)")
