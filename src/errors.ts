@@ -116,6 +116,19 @@ export const ErrorCodes = {
     "A suspect's answer is not one provmark reads: not JSON, no score, or an unknown shape (--protocol raw).",
   ),
   ENDPOINT_CLASS_UNKNOWN: usage("A suspect answered a class name that is not one of the certificate's class names."),
+  SUSPECT_URL_HTTP_STATUS: usage(
+    "A suspect model file (--protocol url) was answered with another HTTP status than 200.",
+  ),
+  SUSPECT_URL_UNREACHABLE: usage("A suspect model file (--protocol url) could not be fetched: network error."),
+  SUSPECT_URL_TIMEOUT: usage("A suspect model file (--protocol url) did not arrive within --timeout."),
+  SUSPECT_URL_TOO_LARGE: usage(
+    "A suspect model (--protocol url) is larger than --max-download (or model.json than 16 MiB).",
+  ),
+  SUSPECT_URL_CROSS_ORIGIN: usage(
+    "A suspect model URL redirected to another origin; only same-origin redirects are followed.",
+  ),
+  SUSPECT_URL_NOT_MODEL: usage("The suspect URL does not serve a TF.js model.json (not JSON, or no weightsManifest)."),
+  SUSPECT_URL_GRAPH_MODEL: usage("The suspect URL serves a GraphModel: the white-box test needs a LayersModel."),
   EVIDENCE_INVALID: usage("An evidence report is not valid JSON or does not match its schema."),
   TRAINING_DIVERGED: { exit: 1, summary: "Training produced a non-finite loss." },
   INTERNAL: { exit: ExitCode.internal, summary: "An unexpected internal error (a bug: please report it)." },

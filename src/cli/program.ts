@@ -419,11 +419,14 @@ export function buildProgram(): Command {
       )
       .requiredOption(
         "--endpoint <url|dir>",
-        "suspect base URL (raw: the URL images are POSTed to; local: a model directory)",
+        "suspect base URL (raw: the URL images are POSTed to; local: a model directory; url: the model.json URL)",
       )
       .addOption(
-        new Option("--protocol <name>", "how to talk to the suspect")
-          .choices(["tfserving", "kserve", "json", "raw", "local"])
+        new Option(
+          "--protocol <name>",
+          "how to talk to the suspect (url: fetch a web app's TF.js LayersModel and test its weights too)",
+        )
+          .choices(["tfserving", "kserve", "json", "raw", "local", "url"])
           .default("tfserving"),
       )
       .addOption(
@@ -431,6 +434,12 @@ export function buildProgram(): Command {
           "--encoding <format>",
           "queries as the model's numbers (tensor), or as images: png (lossless), jpeg (lossy: matches may drop). Default tensor; raw: png",
         ).choices(["tensor", "png", "jpeg"]),
+      )
+      .option(
+        "--max-download <bytes>",
+        "--protocol url: cap on the model's files together (model.json alone: 16 MiB)",
+        intArg("--max-download", 1, Number.MAX_SAFE_INTEGER),
+        512 * 1024 * 1024,
       )
       .option("--model-name <name>", "model name in the URL (tfserving, kserve)")
       .option("--config <file>", "generic JSON API description (--protocol json; see docs/detect-protocols.md)")

@@ -1,9 +1,15 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type DetectDecision, decideDetection, type TriggerOutcome } from "../core/detect/detect-verdict.js";
-import { EVIDENCE_SCHEMA, type EvidenceQuery, type EvidenceReport } from "../core/detect/evidence.js";
+import {
+  EVIDENCE_SCHEMA,
+  type EvidenceQuery,
+  type EvidenceReport,
+  type WhiteBoxResult,
+} from "../core/detect/evidence.js";
 import type { PlannedQuery } from "../core/detect/plan.js";
 import { planAnchorLabel, planAnchorRoot, suspectHash } from "../core/detect/plan-anchor.js";
+import { combineWhiteBox } from "../core/detect/white-box-verdict.js";
 import { toHex } from "../core/digest/bytes.js";
 import { keyCommitment } from "../core/keys/derive.js";
 import { vrfKeyPair, vrfOutput, vrfProve } from "../core/keys/vrf.js";
@@ -22,20 +28,23 @@ import { deriveTriggers, type Trigger, triggerPixels } from "../core/watermark/t
 import { ProvmarkError } from "../errors.js";
 import { writeDirAtomic } from "../model/atomic-write.js";
 import { VERSION } from "../version.js";
+import { LocalModelAdapter } from "./adapters/local.js";
 import { openAdapter } from "./adapters/open-adapter.js";
 import type { QueryInput, SuspectAdapter, SuspectProtocol, WireEncoding } from "./adapters/types.js";
 import { renderEvidenceHtml } from "./report/html.js";
-import { clearRunDir } from "./run-dir.js";
+import { clearRunDir, SUSPECT_MODEL_DIR } from "./run-dir.js";
 import { loadOrCreatePlan, type RunPlan, recordPlanAnchor } from "./run-plan.js";
 import { BodyLog } from "./runner/body-log.js";
 import { runQueries } from "./runner/run-queries.js";
+import { copySuspectModel, type FetchedSuspect, fetchSuspect } from "./url/fetch-suspect.js";
+import { urlTarget } from "./url/url-suspect.js";
 
 export interface DetectRequest {
   key: WatermarkKey;
   certificate: Certificate;
   suspect: {
     protocol: SuspectProtocol;
-    /** URL, or a model directory for "local". */
+    /** URL, a model directory for "local", or the model.json URL for "url". */
     endpoint: string;
     modelName?: string | undefined;
     configPath?: string | undefined;
@@ -47,6 +56,8 @@ export interface DetectRequest {
     /** The generic JSON config's input slot and scaling, so the verifier finds triggers in requests. */
     request?: EvidenceReport["suspect"]["request"];
   };
+  /** "url": cap on the fetched model's files together (default 512 MiB). */
+  maxDownloadBytes?: number;
   runDir: string;
   /** Keep the run directory after a complete run (a --run the user named); default: remove it. */
   keepRunDir?: boolean;
@@ -93,6 +104,8 @@ export interface DetectResult {
   resumed: number;
   complete: boolean;
   report: EvidenceReport;
+  /** "url": the weight-mark test on the fetched model, and the verdict of both tests. */
+  whiteBox: WhiteBoxResult | null;
 }
 
 /**
@@ -122,27 +135,32 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
   const certHash = certificateHash(cert);
   const order = cert.schema === "provmark/certificate/v2" ? runOrderFor(r.key, cert) : null;
   const shape = imageShape(io);
-  const adapter = await openAdapter({
-    protocol: r.suspect.protocol,
-    endpoint: r.suspect.endpoint,
-    modelName: r.suspect.modelName,
-    configPath: r.suspect.configPath,
-    headers: r.suspect.headers ?? {},
-    classes: io.classes.count,
-    classNames: io.classes.names,
-    inputShape: shape,
-    input: io.input,
-    encoding: r.suspect.encoding,
-    timeoutMs: r.timeoutMs ?? 30_000,
-  });
-  const encoding = adapter.encoding ?? "tensor";
+  // A fetched model is downloaded into the run directory, so only once the plan is committed.
+  let adapter: SuspectAdapter | undefined =
+    r.suspect.protocol === "url"
+      ? undefined
+      : await openAdapter({
+          protocol: r.suspect.protocol,
+          endpoint: r.suspect.endpoint,
+          modelName: r.suspect.modelName,
+          configPath: r.suspect.configPath,
+          headers: r.suspect.headers ?? {},
+          classes: io.classes.count,
+          classNames: io.classes.names,
+          inputShape: shape,
+          input: io.input,
+          encoding: r.suspect.encoding,
+          timeoutMs: r.timeoutMs ?? 30_000,
+        });
+  const encoding = adapter?.encoding ?? "tensor";
   const warnings = encoding === "jpeg" ? [JPEG_WARNING] : [];
+  const target = adapter?.target ?? urlTarget(r.suspect.endpoint);
   // The plan names the suspect as reports show it (the adapter's target: no credentials, no query).
   const runPlan = await loadOrCreatePlan(
     r.runDir,
     {
       certificateHash: certHash,
-      suspect: { protocol: r.suspect.protocol, target: adapter.target, modelName: r.suspect.modelName ?? null },
+      suspect: { protocol: r.suspect.protocol, target, modelName: r.suspect.modelName ?? null },
       subset: Math.min(r.subset, triggers.length),
       decoyRatio: r.decoyRatio,
       decoysFrom: r.decoys.from,
@@ -152,7 +170,7 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
     },
     !!r.fresh,
   ).catch(async (e: unknown) => {
-    await adapter.close();
+    await adapter?.close();
     throw e;
   });
   const { plan, resumed } = runPlan;
@@ -164,10 +182,23 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
       const tx = await r.anchorPlan({ root, label });
       await recordPlanAnchor(r.runDir, runPlan, { ...tx, root, label });
     } catch (e) {
-      await adapter.close();
+      await adapter?.close();
       throw e;
     }
   }
+  let fetched: FetchedSuspect | null = null;
+  if (adapter === undefined) {
+    fetched = await fetchSuspect(r, target, cert);
+    adapter = await LocalModelAdapter.open({
+      path: fetched.dir,
+      protocol: "url",
+      target,
+      classes: io.classes.count,
+      inputShape: shape,
+      input: io.input,
+    });
+  }
+  const suspect = adapter;
   const queries: QueryInput[] = plan.queries.map((q) => ({
     id: q.id,
     pixels:
@@ -176,9 +207,9 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
   }));
   let run: Awaited<ReturnType<typeof runQueries>>;
   try {
-    r.onStage?.(resumed ? `resuming the run in ${r.runDir}` : `querying ${adapter.target}`);
+    r.onStage?.(resumed ? `resuming the run in ${r.runDir}` : `querying ${target}`);
     run = await runQueries({
-      adapter,
+      adapter: suspect,
       queries,
       runDir: r.runDir,
       ...(r.concurrency ? { concurrency: r.concurrency } : {}),
@@ -190,7 +221,7 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
       ...(r.onProgress ? { onProgress: r.onProgress } : {}),
     });
   } finally {
-    await adapter.close();
+    await suspect.close();
   }
 
   const outcomes: TriggerOutcome[] = [];
@@ -218,6 +249,12 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
     ...(referenceMatches.length ? { referenceMatches } : {}),
   });
 
+  const whiteBox: WhiteBoxResult | null = fetched
+    ? {
+        weightMark: fetched.weightMark,
+        combined: combineWhiteBox(decision, fetched.weightMark, { alpha: r.alpha, complete: run.complete }),
+      }
+    : null;
   const evidenceQueries = toEvidenceQueries(plan.queries, run.results, triggers);
   const report: EvidenceReport = {
     schema: EVIDENCE_SCHEMA,
@@ -235,7 +272,7 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
     planAnchor: runPlan.anchor,
     suspect: {
       protocol: r.suspect.protocol,
-      target: adapter.target,
+      target,
       modelName: r.suspect.modelName ?? null,
       encoding,
       responseConfig: r.suspect.responseConfig ?? null,
@@ -243,7 +280,9 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
     },
     certificate: { hash: certHash, document: cert },
     onChain: r.onChain ?? null,
-    reveal: revealFor(r.key, cert, triggers, runPlan),
+    reveal: revealFor(r.key, cert, triggers, runPlan, fetched?.proofs ?? null),
+    download: fetched?.download ?? null,
+    whiteBox,
     queries: evidenceQueries,
     result: decision,
     warnings,
@@ -271,11 +310,20 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
     } finally {
       await log.close();
     }
+    if (fetched) await copySuspectModel(fetched.dir, join(tmp, SUSPECT_MODEL_DIR));
   });
   // A finished run lives on in its report (bodies included) and in the plan log, which stays so the
   // next run takes the next block and is counted; an interrupted one stays, so rerunning resumes it.
   if (run.complete && !r.keepRunDir) await clearRunDir(r.runDir);
-  return { decision, reportDir: r.reportDir, runDir: r.runDir, resumed: run.resumed, complete: run.complete, report };
+  return {
+    decision,
+    reportDir: r.reportDir,
+    runDir: r.runDir,
+    resumed: run.resumed,
+    complete: run.complete,
+    report,
+    whiteBox,
+  };
 }
 
 /** Journal results as report rows, each with its exchange and its position in that request. */
@@ -353,9 +401,18 @@ function runOrderFor(key: WatermarkKey, cert: Extract<Certificate, { schema: "pr
   return { blockTriggers: (block: number) => blockTriggers(spec, orderAt(orderIndexOf(spec, block)), block), spec };
 }
 
-/** The reveal for a run's triggers: VRF proofs (v2), or Merkle proofs (v1). */
-function revealFor(key: WatermarkKey, cert: Certificate, triggers: readonly Trigger[], run: RunPlan) {
+/**
+ * The reveal for a run's triggers: VRF proofs (v2), or Merkle proofs (v1). A v2 white-box run also
+ * reveals the weight mark's two proofs, so a verifier recomputes its bits from the fetched files.
+ */
+function revealFor(
+  key: WatermarkKey,
+  cert: Certificate,
+  triggers: readonly Trigger[],
+  run: RunPlan,
+  weightMark: { projection: Uint8Array; message: Uint8Array } | null,
+) {
   if (cert.schema === "provmark/certificate/v1") return buildReveal(cert, triggers, run.plan.triggers);
   const spec = triggerSetSpecOfCertificate(cert);
-  return buildRevealV2(key, cert, triggers, run.plan.triggers, [orderIndexOf(spec, run.doc.block ?? 0)], null);
+  return buildRevealV2(key, cert, triggers, run.plan.triggers, [orderIndexOf(spec, run.doc.block ?? 0)], weightMark);
 }

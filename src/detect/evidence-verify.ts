@@ -75,6 +75,11 @@ export async function verifyEvidence(
     },
     policy,
   );
+  if (report.suspect.protocol === "url") {
+    const { recheckDownload } = await import("./url/recheck-download.js");
+    check.checks.push(...(await recheckDownload(report, dir, check.recomputed, policy)));
+    check.ok = check.checks.every((c) => c.status !== "fail");
+  }
   return { report, check };
 }
 
@@ -153,7 +158,7 @@ export function requestInstance(
     );
     return values ? { values, scale: request.scale } : null;
   }
-  if (protocol === "local") {
+  if (protocol === "local" || protocol === "url") {
     const inputs = (json as { inputs?: unknown }).inputs;
     const sha = Array.isArray(inputs) ? inputs[position] : undefined;
     return typeof sha === "string" && /^[0-9a-f]{64}$/.test(sha) ? { sha256: sha } : null;

@@ -8,10 +8,15 @@ export const PLAN_FILE = "plan.json";
 /** Every plan ever committed in this run directory, one JSON line each; never deleted by provmark. */
 export const PLAN_LOG = "plans.jsonl";
 
+/** `--protocol url`: the fetched model (plain files only), and the record of how it was fetched. */
+export const SUSPECT_MODEL_DIR = "suspect-model";
+export const DOWNLOAD_RECORD = "download.json";
+
 /** The current run's files: cleared by --fresh and after a completed run. */
-const RUN_FILES = new Set([PLAN_FILE, ANSWERS_FILE, BODIES_LOG]);
-/** Temp files of the atomic writes of the plan and the journal header, left by a crash. */
-const RUN_TEMP = /^\.(plan\.json|answers\.jsonl)\.tmp-[0-9a-f]+$/;
+const RUN_FILES = new Set([PLAN_FILE, ANSWERS_FILE, BODIES_LOG, DOWNLOAD_RECORD]);
+/** Temp files of the atomic writes of the plan, the journal header and the download, left by a crash. */
+const RUN_TEMP = /^\.(plan\.json|answers\.jsonl|download\.json)\.tmp-[0-9a-f]+$/;
+const MODEL_TEMP = /^\.suspect-model\.(tmp|old)-[0-9a-f]+$/;
 
 const foreign = (runDir: string, why: string) =>
   new ProvmarkError(
@@ -42,6 +47,10 @@ export async function clearRunDir(runDir: string): Promise<void> {
   const names = await readdir(runDir);
   const others: string[] = [];
   for (const name of names) {
+    if (name === SUSPECT_MODEL_DIR || MODEL_TEMP.test(name)) {
+      if (!(await holdsOnlyFiles(join(runDir, name)))) others.push(name);
+      continue;
+    }
     const known = RUN_FILES.has(name) || name === PLAN_LOG || RUN_TEMP.test(name);
     if (!known || !(await lstat(join(runDir, name))).isFile()) others.push(name);
   }
@@ -51,8 +60,19 @@ export async function clearRunDir(runDir: string): Promise<void> {
   }
   if (names.length === 0) return;
   if (!(await madeByProvmark(runDir))) throw foreign(runDir, "neither a provmark plan nor a run journal is in it");
-  for (const name of names) if (name !== PLAN_LOG) await rm(join(runDir, name), { force: true });
+  for (const name of names) {
+    if (name === PLAN_LOG) continue;
+    const dir = name === SUSPECT_MODEL_DIR || MODEL_TEMP.test(name);
+    await rm(join(runDir, name), { force: true, recursive: dir });
+  }
   if (!names.includes(PLAN_LOG)) await rmdir(runDir);
+}
+
+/** A real directory (no symlink) of regular files only: what provmark's download writes. */
+async function holdsOnlyFiles(dir: string): Promise<boolean> {
+  if (!(await lstat(dir)).isDirectory()) return false;
+  for (const name of await readdir(dir)) if (!(await lstat(join(dir, name))).isFile()) return false;
+  return true;
 }
 
 /** A provmark plan in plan.json, or a provmark journal header as answers.jsonl's first line. */

@@ -74,4 +74,20 @@ describe("--fresh deletes only provmark run directories", () => {
     // The dropped run is still committed: the new plan is counted after it.
     expect(again.committed.map((c) => c.planHash)).toEqual([first.planHash, again.planHash]);
   });
+
+  it("clears a fetched suspect model (--protocol url), but not one the user put a folder in", async () => {
+    const dir = join(await tempDir(), "run");
+    await loadOrCreatePlan(dir, wanted, false);
+    await mkdir(join(dir, "suspect-model"));
+    await writeFile(join(dir, "suspect-model", "model.json"), "{}");
+    await writeFile(join(dir, "download.json"), "{}");
+    await loadOrCreatePlan(dir, wanted, true);
+    expect((await readdir(dir)).sort()).toEqual(["plan.json", "plans.jsonl"]);
+    await mkdir(join(dir, "suspect-model", "mine"), { recursive: true });
+    await expect(loadOrCreatePlan(dir, wanted, true)).rejects.toMatchObject({
+      code: "DETECT_RUN_DIR_FOREIGN",
+      message: expect.stringContaining('"suspect-model"'),
+    });
+    expect(await readdir(join(dir, "suspect-model"))).toEqual(["mine"]);
+  });
 });

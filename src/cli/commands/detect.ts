@@ -7,8 +7,9 @@ import { type LedgerFlags, ledgerOptions, storeSettings } from "./ledger-flags.j
 
 export interface DetectFlags extends LedgerFlags {
   endpoint: string;
-  protocol: "tfserving" | "kserve" | "json" | "raw" | "local";
+  protocol: "tfserving" | "kserve" | "json" | "raw" | "local" | "url";
   encoding?: "tensor" | "png" | "jpeg";
+  maxDownload?: number;
   modelName?: string;
   config?: string;
   header?: string[];
@@ -104,6 +105,7 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
         responseConfig,
         request,
       },
+      ...(flags.maxDownload === undefined ? {} : { maxDownloadBytes: flags.maxDownload }),
       runDir,
       keepRunDir: flags.run !== undefined,
       fresh: !!flags.fresh,
@@ -163,9 +165,14 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
       });
     }
     const d = result.decision;
+    const wb = result.whiteBox;
+    const verdict = wb?.combined.verdict ?? d.verdict;
     emit(
       {
-        verdict: d.verdict,
+        verdict,
+        triggerVerdict: d.verdict,
+        weightMark: wb?.weightMark ?? null,
+        modelDigest: result.report.download?.weightsDigest ?? null,
         matches: d.matches,
         n: d.n,
         pValue: d.pValue,
@@ -189,6 +196,14 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
       (o) =>
         [
           `${o.verdict.toUpperCase()}: ${o.matches} of ${o.n} answered triggers match (p = ${o.pValue === 0 ? `1e${o.log10PValue.toFixed(1)}` : o.pValue.toExponential(2)}, α = ${o.alpha})`,
+          ...(o.weightMark === null
+            ? []
+            : [
+                o.weightMark.applicable
+                  ? `  weight mark: ${o.weightMark.matches} of ${o.weightMark.bits} bits match in ${o.weightMark.layer} (p = 1e${o.weightMark.log10PValue.toFixed(1)}); triggers alone: ${o.triggerVerdict}`
+                  : `  weight mark: not tested (${o.weightMark.reason})`,
+                `  model digest: ${o.modelDigest} (compare with the registry: provmark check)`,
+              ]),
           `  suspect:  ${o.suspect}${o.encoding === "tensor" ? "" : ` (${o.encoding} images)`}`,
           `  failures: ${o.failures} of ${o.planned} trigger queries${o.reason ? ` — ${o.reason}` : ""}`,
           ...(o.empiricalPValue === null ? [] : [`  empirical p (reference models): ${o.empiricalPValue.toFixed(4)}`]),
@@ -204,7 +219,7 @@ export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Pro
       stolen: ExitCode.ok,
       "not-detected": ExitCode.notDetected,
       inconclusive: ExitCode.inconclusive,
-    }[d.verdict];
+    }[verdict];
   } finally {
     bar?.stop();
     process.off("SIGINT", onSignal);

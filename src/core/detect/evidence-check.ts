@@ -250,6 +250,11 @@ export function recheckEvidence(report: EvidenceReport, io: RecheckIo, policy: V
       "local suspect: the answers come from a model file the reporter ran, not from a third party's endpoint",
     );
   }
+  if (report.suspect.protocol === "url") {
+    caveats.push(
+      "url suspect: the answers come from the fetched model run by the reporter; the files are in the report, and the HTTP records say where they came from",
+    );
+  }
 
   const outcomes: TriggerOutcome[] = plan.triggers.map((i) => {
     const row = report.queries.find((q) => q.kind === "trigger" && q.trigger === i);

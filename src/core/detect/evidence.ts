@@ -63,6 +63,61 @@ const querySchema = z.object({
 });
 export type EvidenceQuery = z.infer<typeof querySchema>;
 
+/** One file of a suspect model fetched by URL: where it came from and its bytes' hashes. */
+export const downloadedFileSchema = z.object({
+  /** Its name in the downloaded model directory: model.json, or a shard path of its weightsManifest. */
+  name: z.string(),
+  /** The URL that answered (after same-origin redirects), without its query string. */
+  url: z.string(),
+  redirectedFrom: z.array(z.string()),
+  status: z.number().int(),
+  startedAt: z.string(),
+  /** The response's Content-Encoding, undone before the file was stored; null for none. */
+  encoding: z.string().nullable(),
+  /** SHA-256 and length of the body exactly as received. */
+  receivedSha256: hex64,
+  receivedBytes: z.number().int().nonnegative(),
+  /** SHA-256 and length of the file as stored (equal to the received ones without an encoding). */
+  sha256: hex64,
+  bytes: z.number().int().nonnegative(),
+});
+export type DownloadedFile = z.infer<typeof downloadedFileSchema>;
+
+/**
+ * `--protocol url`: the public model a web app ships, fetched file by file and kept in the report's
+ * `suspect-model/`, with provmark's digests of it (compare `weightsDigest` with the registry's).
+ */
+export const downloadSchema = z.object({
+  url: z.string(),
+  files: z.array(downloadedFileSchema),
+  weightsDigest: hex64,
+  filesDigest: hex64,
+});
+export type SuspectDownload = z.infer<typeof downloadSchema>;
+
+/** The white-box weight-mark test on a downloaded model, and the verdict of both tests together. */
+export const whiteBoxSchema = z.object({
+  weightMark: z.union([
+    z.object({
+      applicable: z.literal(true),
+      layer: z.string(),
+      bits: z.number().int().min(1),
+      matches: z.number().int().min(0),
+      bitErrors: z.number().int().min(0),
+      pValue: z.number(),
+      log10PValue: z.number(),
+    }),
+    z.object({ applicable: z.literal(false), layer: z.string(), reason: z.string() }),
+  ]),
+  /** Bonferroni over the trigger test (result) and the weight-mark test. */
+  combined: z.object({
+    verdict: z.enum(["stolen", "not-detected", "inconclusive"]),
+    log10PValue: z.number(),
+    tests: z.number().int(),
+  }),
+});
+export type WhiteBoxResult = z.infer<typeof whiteBoxSchema>;
+
 export const evidenceSchema = z.object({
   schema: z.literal(EVIDENCE_SCHEMA),
   tool: z.string(),
@@ -93,7 +148,7 @@ export const evidenceSchema = z.object({
     .nullable()
     .default(null),
   suspect: z.object({
-    protocol: z.enum(["tfserving", "kserve", "json", "raw", "local"]),
+    protocol: z.enum(["tfserving", "kserve", "json", "raw", "local", "url"]),
     /**
      * How queries went on the wire: the model's numbers (`tensor`), or encoded images whose pixels
      * the verifier decodes from the request bodies (`png` exactly; `jpeg` is lossy: compared within
@@ -133,6 +188,10 @@ export const evidenceSchema = z.object({
     })
     .nullable(),
   reveal: z.union([revealSchema, revealV2Schema]),
+  /** `--protocol url`: the files fetched (absent for other protocols). */
+  download: downloadSchema.nullable().default(null),
+  /** `--protocol url`: the weight-mark test on the fetched model. */
+  whiteBox: whiteBoxSchema.nullable().default(null),
   queries: z.array(querySchema),
   result: z.object({
     verdict: z.enum(["stolen", "not-detected", "inconclusive"]),

@@ -3,7 +3,7 @@ import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "n
 /** The encodings provmark asks for (Accept-Encoding) and can undo. */
 export const ACCEPTED_ENCODINGS = "gzip, deflate, br";
 
-export type Decoded = { ok: true; body: Uint8Array } | { ok: false; detail: string };
+export type Decoded = { ok: true; body: Uint8Array } | { ok: false; detail: string; tooLarge?: true };
 
 const DECODERS: Record<string, (b: Uint8Array, maxOutputLength: number) => Buffer> = {
   gzip: (b, maxOutputLength) => gunzipSync(b, { maxOutputLength }),
@@ -40,7 +40,7 @@ export function decodeContentEncoding(raw: Uint8Array, encoding: string | null, 
       body = decode(body, maxBytes);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
-        return { ok: false, detail: `the ${coding} body inflates to larger than ${maxBytes} bytes` };
+        return { ok: false, detail: `the ${coding} body inflates to larger than ${maxBytes} bytes`, tooLarge: true };
       }
       return { ok: false, detail: `the body is not valid ${coding} (${(e as Error).message})` };
     }

@@ -16,6 +16,8 @@ export interface HttpRequest {
   signal: AbortSignal;
   /** The adapter's own per-request limit, on top of `signal`. */
   timeoutMs?: number;
+  /** Largest body accepted, as received and once decoded (default MAX_RESPONSE_BYTES). */
+  maxBytes?: number;
   now?: () => number;
 }
 
@@ -30,6 +32,10 @@ export interface HttpReply {
   /** How the body came (encoding, Date, Server, Content-Type); absent when no response arrived. */
   response?: ResponseMeta;
   retryAfterMs?: number;
+  /** A redirect's Location header, as sent (redirects are never followed here). */
+  location?: string;
+  /** Set with a "malformed" failure when the body passed `maxBytes` (the connection was dropped). */
+  tooLarge?: true;
   /** Set when no complete response arrived. */
   failure?: { kind: "timeout" | "network" | "malformed"; detail: string };
   startedAt: string;
@@ -70,18 +76,34 @@ export async function httpRequest(r: HttpRequest): Promise<HttpReply> {
     const response = responseMeta(res);
     const retry = res.headers["retry-after"];
     const retryAfterMs = typeof retry === "string" ? parseRetryAfter(retry, now()) : undefined;
-    const base = { status, response, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
-    const raw = await readCapped(res);
+    const location = res.headers.location;
+    const base = {
+      status,
+      response,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      ...(typeof location === "string" ? { location } : {}),
+    };
+    const max = r.maxBytes ?? MAX_RESPONSE_BYTES;
+    const raw = await readCapped(res, max);
     if (raw === "too-large") {
       return done({
         ...base,
         raw: null,
         body: null,
-        failure: { kind: "malformed", detail: `response larger than ${MAX_RESPONSE_BYTES} bytes` },
+        tooLarge: true,
+        failure: { kind: "malformed", detail: `response larger than ${max} bytes` },
       });
     }
-    const decoded = decodeContentEncoding(raw, response.encoding, MAX_RESPONSE_BYTES);
-    if (!decoded.ok) return done({ ...base, raw, body: null, undecodable: decoded.detail });
+    const decoded = decodeContentEncoding(raw, response.encoding, max);
+    if (!decoded.ok) {
+      return done({
+        ...base,
+        raw,
+        body: null,
+        undecodable: decoded.detail,
+        ...(decoded.tooLarge ? { tooLarge: true } : {}),
+      });
+    }
     return done({ ...base, raw, body: decoded.body });
   } catch (e) {
     if (signal.aborted) {
@@ -128,14 +150,14 @@ function responseMeta(res: IncomingMessage): ResponseMeta {
   };
 }
 
-/** The whole body, or "too-large" (the connection is dropped) past MAX_RESPONSE_BYTES. */
-function readCapped(res: IncomingMessage): Promise<Uint8Array | "too-large"> {
+/** The whole body, or "too-large" (the connection is dropped) past `max` bytes. */
+function readCapped(res: IncomingMessage, max: number): Promise<Uint8Array | "too-large"> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
     res.on("data", (c: Buffer) => {
       n += c.length;
-      if (n > MAX_RESPONSE_BYTES) {
+      if (n > max) {
         res.destroy();
         resolve("too-large");
         return;

@@ -20,6 +20,9 @@ export interface LocalModelOptions {
   backend?: BackendChoice;
   /** Instances per predict call; default 64. */
   maxBatch?: number;
+  /** "url": the model was fetched from `target` (default: "local", the path). */
+  protocol?: "local" | "url";
+  target?: string;
 }
 
 /**
@@ -28,7 +31,7 @@ export interface LocalModelOptions {
  * the response `{"outputs":[[p0 … pC-1], …]}`.
  */
 export class LocalModelAdapter implements SuspectAdapter {
-  readonly protocol = "local";
+  readonly protocol: "local" | "url";
   readonly target: string;
   readonly maxBatch: number;
   readonly #tf: TF;
@@ -39,7 +42,8 @@ export class LocalModelAdapter implements SuspectAdapter {
     this.#o = o;
     this.#tf = tf;
     this.#model = model;
-    this.target = o.path;
+    this.protocol = o.protocol ?? "local";
+    this.target = o.target ?? o.path;
     this.maxBatch = o.maxBatch ?? 64;
   }
 

@@ -40,6 +40,7 @@ export function itemParser(
     case "kserve":
       return (b, n) => parseKServe(b, n, C, o.outputName);
     case "local":
+    case "url":
       return (b, n) => parseLocal(b, n, C);
     case "raw": {
       const names = o.classNames ?? [];

@@ -80,7 +80,8 @@ export interface BatchOutcome {
   retryAfterMs?: number;
 }
 
-export type SuspectProtocol = "tfserving" | "kserve" | "json" | "raw" | "local";
+/** "url": a model fetched from a web server, then run like "local". */
+export type SuspectProtocol = "tfserving" | "kserve" | "json" | "raw" | "local" | "url";
 
 /**
  * How a query goes on the wire: `tensor`, the model's numbers (the certificate's preprocessing);

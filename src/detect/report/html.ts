@@ -96,6 +96,7 @@ code{font-size:12px}.dev{background:#fdebd0;border-left:4px solid #d68910;paddin
 <dt>p-value</dt><dd><b>${res.pValue === 0 ? `1e${res.log10PValue.toFixed(1)}` : res.pValue.toExponential(3)}</b> (${esc(res.method)}); α = ${res.alpha}</dd>
 ${res.empirical ? `<dt>empirical p</dt><dd>${res.empirical.pValue.toFixed(4)} against ${res.empirical.referenceMatches.length} reference models (matches ${res.empirical.referenceMatches.join(", ")})</dd>` : ""}
 ${res.reason ? `<dt>note</dt><dd>${esc(res.reason)}</dd>` : ""}
+${whiteBoxRows(r)}
 <dt>run</dt><dd>${esc(r.run.startedAt)} → ${esc(r.run.finishedAt)}, ${r.stats.requests} requests, ${r.stats.retries} retries${r.run.complete ? "" : " (interrupted)"}</dd>
 <dt>tool</dt><dd>${esc(r.tool)}, report created ${esc(r.createdAt)}</dd>
 </dl>
@@ -114,4 +115,17 @@ ${rows}
 </tbody></table>
 </body></html>
 `;
+}
+
+/** `--protocol url`: the weight-mark test, the combined verdict and the fetched model's digest. */
+function whiteBoxRows(r: EvidenceReport): string {
+  const wb = r.whiteBox;
+  if (wb === null || r.download === null) return "";
+  const w = wb.weightMark;
+  const mark = w.applicable
+    ? `<b>${w.matches}</b> of ${w.bits} bits match in ${esc(w.layer)} (p = 1e${w.log10PValue.toFixed(1)})`
+    : `not tested: ${esc(w.reason)}`;
+  return `<dt>weight mark</dt><dd>${mark}</dd>
+<dt>both tests</dt><dd><b>${esc(wb.combined.verdict)}</b> (Bonferroni over ${wb.combined.tests} test(s): p = 1e${wb.combined.log10PValue.toFixed(1)})</dd>
+<dt>fetched model</dt><dd>${r.download.files.length} files, weights digest <code>${esc(r.download.weightsDigest)}</code> (kept in suspect-model/)</dd>`;
 }

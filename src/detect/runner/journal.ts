@@ -23,7 +23,7 @@ const sha = z.string().regex(/^[0-9a-f]{64}$/);
 
 export const journalHeaderSchema = z.object({
   format: z.literal(RUN_JOURNAL_FORMAT),
-  protocol: z.enum(["tfserving", "kserve", "json", "raw", "local"]),
+  protocol: z.enum(["tfserving", "kserve", "json", "raw", "local", "url"]),
   /** The suspect (URL without credentials or query, or a local path). */
   target: z.string(),
   /** How queries went on the wire when not as tensors (absent: tensors, as before encodings existed). */
