@@ -17,6 +17,11 @@ import { embedWatermark } from "../src/watermark/embed.js";
 import { generateKey } from "../src/watermark/keygen.js";
 import { verifyModel } from "../src/watermark/verify.js";
 
+// The user's own model and data: a separate script (scripts/bench-watermark-model.ts).
+if (process.argv.includes("--model") || process.argv.some((a) => a.startsWith("csv:"))) {
+  await import("./bench-watermark-model.js");
+  process.exit(0);
+}
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;

@@ -29,7 +29,7 @@ const MAX_VIEWS = 128;
 /** Feature pools larger than this are not held in memory: the prefix then runs on every step. */
 const MAX_POOL_BYTES = 1 << 30;
 /** Seeded views of each held-out image fidelity is measured on, when training is augmented. */
-export const HELD_OUT_VIEWS = 25;
+export const HELD_OUT_VIEWS = 50;
 
 /** How many views of each training image a feature pool holds (1 without augmentation). */
 export function poolViews(trainCount: number, augmented: boolean): number {
@@ -67,6 +67,19 @@ export function inputsOf(
     }
   }
   return out;
+}
+
+/** Blends each of `n` model inputs with another training image's augmented view, by a weight in [0, 0.5]. */
+function blendWithOthers(data: Dataset, inputs: Float32Array, n: number, rng: Rng): void {
+  const size = pixelsPerExample(data);
+  const others = Int32Array.from({ length: n }, () => rng.int(data.train.count));
+  const mates = inputsOf(data, data.train, others, rng);
+  for (let i = 0; i < n; i++) {
+    const w = rng.next() * 0.5;
+    for (let k = i * size; k < (i + 1) * size; k++) {
+      inputs[k] = (1 - w) * (inputs[k] as number) + w * (mates[k] as number);
+    }
+  }
 }
 
 /** Cycles through permutations of 0..n-1, a new one each pass. */
@@ -135,6 +148,9 @@ export function featurePool(
     for (let s = 0; s < data.train.count; s += chunk) {
       const idx = Int32Array.from({ length: Math.min(chunk, data.train.count - s) }, (_, i) => s + i);
       const inputs = inputsOf(data, data.train, idx, o.augmented ? o.rng : null);
+      // Every other view blends two augmented images: the teacher's answers on blends pin the head
+      // down between the classes, where augmented held-out images that the original finds ambiguous lie.
+      if (o.augmented && o.teacher && v % 2 === 1) blendWithOthers(data, inputs, idx.length, o.rng);
       const [f, t] = tf.tidy(() => {
         const h = applyLayers(split.prefix, tf.tensor(inputs, [idx.length, ...data.inputShape]), false);
         const target = o.teacher

@@ -6,12 +6,17 @@ type TF = typeof tfTypes;
 
 /** Triggers as the model's input batch [n, ...shape], through the key's preprocessing. */
 export function triggerBatch(tf: TF, triggers: readonly Trigger[], io: ModelIO): tfTypes.Tensor {
+  return tf.tensor(triggerInputs(triggers, io), [triggers.length, ...inputShape(io.input)]);
+}
+
+/** Triggers as the model's inputs, back to back, through the key's preprocessing. */
+export function triggerInputs(triggers: readonly Trigger[], io: ModelIO): Float32Array {
   const px = inputSize(io.input);
   const x = new Float32Array(triggers.length * px);
   triggers.forEach((t, i) => {
     x.set(toModelInput(io.input, t.input), i * px);
   });
-  return tf.tensor(x, [triggers.length, ...inputShape(io.input)]);
+  return x;
 }
 
 /** The model's top-1 label for each input of a batch, predicted in chunks inside tidy(). */

@@ -16,9 +16,12 @@ import type { Carrier } from "./compat.js";
 import type { EmbedSettings } from "./embed-defaults.js";
 import { fineTune, labelsOf, stepsPerEpoch, type TuneResult } from "./fine-tune.js";
 import { applyLayers, splitAtCarrier } from "./split-at-carrier.js";
-import { triggerBatch } from "./trigger-tensors.js";
+import { triggerInputs } from "./trigger-tensors.js";
 
 type TF = typeof tfTypes;
+
+/** Examples the frozen prefix runs on at once. */
+const PREFIX_CHUNK = 32;
 
 /** What embedding is doing: computing the frozen prefix's outputs once, or fine-tuning. */
 export type EmbedPhase = "features" | "fine-tune";
@@ -63,17 +66,25 @@ export async function tuneModel(
   const forward = cut
     ? (x: tfTypes.Tensor, training: boolean) => applyLayers(cut.head, x, training)
     : (x: tfTypes.Tensor, training: boolean) => model.apply(x, { training }) as tfTypes.Tensor;
-  const toHead = (x: Float32Array, n: number, shape: readonly number[]) =>
-    tf.tidy(() => {
-      const t = tf.tensor(x, [n, ...shape]);
-      return cut ? applyLayers(cut.prefix, t, false) : t;
-    });
+  // In chunks: a whole trigger set of 224×224 images in one batch exhausts the wasm heap.
+  const toHead = (x: Float32Array, n: number, shape: readonly number[]): tfTypes.Tensor => {
+    if (!cut) return tf.tensor(x, [n, ...shape]);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const parts: tfTypes.Tensor[] = [];
+    for (let s = 0; s < n; s += PREFIX_CHUNK) {
+      const m = Math.min(PREFIX_CHUNK, n - s);
+      parts.push(
+        tf.tidy(() => applyLayers(cut.prefix, tf.tensor(x.subarray(s * size, (s + m) * size), [m, ...shape]), false)),
+      );
+    }
+    const all = parts.length === 0 ? tf.zeros([0, ...(cut.featureShape as number[])]) : tf.concat(parts);
+    tf.dispose(parts);
+    return all;
+  };
 
   const held = heldOutInputs(data, r.augmented);
   const heldX = toHead(held.x, held.count, data.inputShape);
-  const trigInputs = triggerBatch(tf, r.triggers, data.io);
-  const trigX = cut ? tf.tidy(() => applyLayers(cut.prefix, trigInputs, false)) : trigInputs;
-  if (trigX !== trigInputs) trigInputs.dispose();
+  const trigX = toHead(triggerInputs(r.triggers, data.io), r.triggers.length, data.inputShape);
   const original = labelsOf(tf, forward, heldX, 64);
 
   const options: SourceOptions = { data, augmented: r.augmented, teacher: r.teacher, rng: createRng(s.seed, "clean") };
