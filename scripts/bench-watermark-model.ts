@@ -7,7 +7,7 @@
  * labels with another seed, or the whole model when nothing is frozen before the carrier.
  * `--dataset csv:<file>` without `--model` first trains a tabular MLP on the file (standardising
  * first layer, then Dense 128 relu, Dense 128 relu, softmax) and marks that.
- * Options: --null-models N (10), --null-steps N (300), --label-column NAME, --preprocess PRESET,
+ * Options: --null-models N (10), --null-steps N (300), --max-epochs N (100), --label-column NAME, --preprocess PRESET,
  * --out DIR (default a temp dir).
  */
 import { mkdtempSync } from "node:fs";
@@ -40,9 +40,13 @@ const dataset = arg("--dataset");
 if (!dataset) throw new Error("--dataset <spec> is required with --model (images:<dir>, csv:<file>, ...)");
 const nullModels = Number(arg("--null-models") ?? 10);
 const nullSteps = Number(arg("--null-steps") ?? 300);
+// Small datasets need many epochs (an epoch may be a single pass over the triggers); embedding stops early.
+const maxEpochs = Number(arg("--max-epochs") ?? 100);
 const labelColumn = arg("--label-column");
 const preprocess = arg("--preprocess");
 const dir = arg("--out") ?? mkdtempSync(join(tmpdir(), "provmark-bench-wm-model-"));
+// Declared before the first null head is trained (top-level code below calls retrainHead).
+let pool: ReturnType<typeof featurePool> | null = null;
 const log = (m: string) => process.stderr.write(`${m}\n`);
 const { tf, info } = await loadTf();
 log(`backend ${info.backend}${info.wasm ? ` (${info.wasm.threads} threads)` : ""}; working in ${dir}`);
@@ -90,6 +94,7 @@ const marked = await embedWatermark({
   out: join(dir, "marked"),
   force: true,
   backend: "auto",
+  settings: { maxEpochs },
 });
 const embedWallSeconds = (performance.now() - t0) / 1000;
 log(
@@ -180,7 +185,9 @@ async function retrainHead(source: string, out: string, seed: number): Promise<n
     const layers = split ? split.head : model.layers;
     for (const l of layers) reinit(l, rng);
     const options = { data, augmented: data.kind === "image", teacher: false, rng };
-    const clean = split ? featurePool(tf, options, split) : streamingSource(tf, options, null);
+    // The frozen prefix's outputs do not depend on the head: one pool serves every null head.
+    pool ??= split ? featurePool(tf, options, split) : null;
+    const clean = pool ?? streamingSource(tf, options, null);
     const forward = (x: tfTypes.Tensor) =>
       split ? applyLayers(split.head, x, true) : (model.apply(x, { training: true }) as tfTypes.Tensor);
     const opt = createAdam(tf, 1e-3);
@@ -191,7 +198,6 @@ async function retrainHead(source: string, out: string, seed: number): Promise<n
         opt.minimize(() => tf.metrics.categoricalCrossentropy(b.y, forward(b.x)).mean() as tfTypes.Scalar, false, vars);
       });
     }
-    clean.dispose();
     opt.dispose();
     await saveLikeSource(model, source, out, { overwrite: true });
     const x = tf.tensor(data.test.x, [data.test.count, ...data.inputShape]);
