@@ -45,14 +45,9 @@ export function poolFits(trainCount: number, augmented: boolean, featureSize: nu
  * The model inputs of examples `indices` of a split; image examples augmented (seeded by `rng`) from
  * their bytes when `augment` is given.
  */
-export function inputsOf(
-  data: Dataset,
-  split: Split,
-  indices: ArrayLike<number>,
-  augment: Rng | null,
-  out = new Float32Array(indices.length * pixelsPerExample(data)),
-): Float32Array {
+export function inputsOf(data: Dataset, split: Split, indices: ArrayLike<number>, augment: Rng | null): Float32Array {
   const size = pixelsPerExample(data);
+  const out = new Float32Array(indices.length * size);
   const image = data.kind === "image" ? (data.io.input as ImageInput) : null;
   const buf = augment && image ? new Uint8Array(size) : null;
   const shape = image && { height: image.height, width: image.width, channels: image.channels };

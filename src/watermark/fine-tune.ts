@@ -9,6 +9,7 @@ import { dropoutReseeder } from "../model/train-loop.js";
 import type { CleanSource } from "./clean-source.js";
 import type { Carrier } from "./compat.js";
 import type { EmbedSettings } from "./embed-defaults.js";
+import { labelsOf } from "./trigger-tensors.js";
 
 type TF = typeof tfTypes;
 
@@ -153,21 +154,4 @@ function measure(tf: TF, t: TuneInput): { triggerAccuracy: number; bitErrors: nu
   const kernel = (t.carrier.kernel.read() as tfTypes.Tensor).dataSync() as Float32Array;
   const bits = extractBits(t.projection, carrierOf(kernel, t.carrier.shape), t.message.length);
   return { triggerAccuracy: hits / t.triggers.length, bitErrors: countBitErrors(bits, t.message) };
-}
-
-/** Top-1 labels of `forward` (inference mode) on a batch, in chunks inside tidy(). */
-export function labelsOf(tf: TF, forward: TuneInput["forward"], x: tfTypes.Tensor, chunk = 256): Int32Array {
-  const n = x.shape[0] ?? 0;
-  const out = new Int32Array(n);
-  for (let s = 0; s < n; s += chunk) {
-    out.set(
-      tf.tidy(() =>
-        forward(x.slice(s, Math.min(chunk, n - s)), false)
-          .argMax(-1)
-          .dataSync(),
-      ),
-      s,
-    );
-  }
-  return out;
 }

@@ -21,13 +21,27 @@ export function triggerInputs(triggers: readonly Trigger[], io: ModelIO): Float3
 
 /** The model's top-1 label for each input of a batch, predicted in chunks inside tidy(). */
 export function predictLabels(tf: TF, model: tfTypes.LayersModel, x: tfTypes.Tensor, chunk = 256): Int32Array {
+  return labelsOf(tf, (b) => model.predict(b) as tfTypes.Tensor, x, chunk);
+}
+
+/** Top-1 labels of `forward` (in inference mode) on a batch, in chunks inside tidy(). */
+export function labelsOf(
+  tf: TF,
+  forward: (x: tfTypes.Tensor, training: boolean) => tfTypes.Tensor,
+  x: tfTypes.Tensor,
+  chunk = 256,
+): Int32Array {
   const n = x.shape[0] ?? 0;
   const out = new Int32Array(n);
   for (let s = 0; s < n; s += chunk) {
-    const labels = tf.tidy(() =>
-      (model.predict(x.slice(s, Math.min(chunk, n - s))) as tfTypes.Tensor).argMax(-1).dataSync(),
+    out.set(
+      tf.tidy(() =>
+        forward(x.slice(s, Math.min(chunk, n - s)), false)
+          .argMax(-1)
+          .dataSync(),
+      ),
+      s,
     );
-    out.set(labels, s);
   }
   return out;
 }

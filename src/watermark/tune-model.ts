@@ -14,9 +14,9 @@ import {
 } from "./clean-source.js";
 import type { Carrier } from "./compat.js";
 import type { EmbedSettings } from "./embed-defaults.js";
-import { fineTune, labelsOf, stepsPerEpoch, type TuneResult } from "./fine-tune.js";
+import { fineTune, stepsPerEpoch, type TuneResult } from "./fine-tune.js";
 import { applyLayers, splitAtCarrier } from "./split-at-carrier.js";
-import { triggerInputs } from "./trigger-tensors.js";
+import { labelsOf, triggerInputs } from "./trigger-tensors.js";
 
 type TF = typeof tfTypes;
 
