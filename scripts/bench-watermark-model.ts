@@ -7,7 +7,7 @@
  * labels with another seed, or the whole model when nothing is frozen before the carrier.
  * `--dataset csv:<file>` without `--model` first trains a tabular MLP on the file (standardising
  * first layer, then Dense 128 relu, Dense 128 relu, softmax) and marks that.
- * Options: --null-models N (10), --null-steps N (300), --max-epochs N (100), --label-column NAME, --preprocess PRESET,
+ * Options: --null-models N (10), --null-steps N (300), --max-epochs N|auto (auto), --label-column NAME, --preprocess PRESET,
  * --out DIR (default a temp dir).
  */
 import { mkdtempSync } from "node:fs";
@@ -41,7 +41,8 @@ if (!dataset) throw new Error("--dataset <spec> is required with --model (images
 const nullModels = Number(arg("--null-models") ?? 10);
 const nullSteps = Number(arg("--null-steps") ?? 300);
 // Small datasets need many epochs (an epoch may be a single pass over the triggers); embedding stops early.
-const maxEpochs = Number(arg("--max-epochs") ?? 100);
+const maxEpochsArg = arg("--max-epochs") ?? "auto";
+const maxEpochs = maxEpochsArg === "auto" ? "auto" : Number(maxEpochsArg);
 const labelColumn = arg("--label-column");
 const preprocess = arg("--preprocess");
 const dir = arg("--out") ?? mkdtempSync(join(tmpdir(), "provmark-bench-wm-model-"));

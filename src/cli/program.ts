@@ -197,9 +197,10 @@ export function buildProgram(): Command {
         .default("before-carrier"),
     )
     .option(
-      "--max-epochs <n>",
-      `upper bound on fine-tuning epochs (default: ${EMBED_DEFAULTS.maxEpochs}; stops early)`,
-      intArg("--max-epochs", 1, 100),
+      "--max-epochs <n|auto>",
+      "upper bound on fine-tuning epochs; stops early once both marks hold (auto: 4, or 2,400 steps on under 1,000 examples)",
+      (v: string) => (v === "auto" ? "auto" : intArg("--max-epochs", 1, 1000)(v)),
+      "auto",
     )
     .option(
       "--lambda <x>",

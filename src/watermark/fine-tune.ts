@@ -8,7 +8,7 @@ import { listLayers } from "../model/layers.js";
 import { dropoutReseeder } from "../model/train-loop.js";
 import type { CleanSource } from "./clean-source.js";
 import type { Carrier } from "./compat.js";
-import type { EmbedSettings } from "./embed-defaults.js";
+import { AUTO_EPOCHS, type EmbedSettings, SMALL_DATASET, SMALL_DATASET_STEPS } from "./embed-defaults.js";
 import { labelsOf } from "./trigger-tensors.js";
 
 type TF = typeof tfTypes;
@@ -32,6 +32,8 @@ export interface TuneInput {
   /** Clean examples a step trains on, and steps in one epoch. */
   cleanPerBatch: number;
   stepsPerEpoch: number;
+  /** Upper bound on steps (see {@link maxSteps}). */
+  maxSteps: number;
   onStep?: (done: number, total: number) => void;
 }
 
@@ -52,6 +54,13 @@ export function stepsPerEpoch(trainCount: number, cleanPerBatch: number, trigger
   return Math.max(Math.ceil(trainCount / cleanPerBatch), Math.ceil(triggers / perBatch));
 }
 
+/** The step budget of `maxEpochs`: "auto" is 4 epochs, or on a small dataset at least 2,400 steps. */
+export function maxSteps(maxEpochs: EmbedSettings["maxEpochs"], perEpoch: number, trainCount: number): number {
+  if (maxEpochs !== "auto") return perEpoch * maxEpochs;
+  const epochs = AUTO_EPOCHS * perEpoch;
+  return trainCount < SMALL_DATASET ? Math.max(epochs, perEpoch * Math.ceil(SMALL_DATASET_STEPS / perEpoch)) : epochs;
+}
+
 /**
  * Embeds both marks in one fine-tune: each step mixes clean examples with triggers (key-derived
  * inputs and labels), and the loss adds λ·BCE(sigmoid(X·w̄), b) on the carrier.
@@ -69,7 +78,7 @@ export async function fineTune(tf: TF, t: TuneInput): Promise<TuneResult> {
   const reseed = dropoutReseeder(t.model);
   const rng = createRng(s.seed, "embed");
   const perBatch = Math.max(1, Math.round(s.batchSize * s.triggerRatio));
-  const total = t.stepsPerEpoch * s.maxEpochs;
+  const total = t.maxSteps;
   let trigOrder = permutation(triggers.length, rng);
   let trigPos = 0;
   let state = { triggerAccuracy: 0, bitErrors: T };

@@ -14,7 +14,7 @@ import {
 } from "./clean-source.js";
 import type { Carrier } from "./compat.js";
 import type { EmbedSettings } from "./embed-defaults.js";
-import { fineTune, stepsPerEpoch, type TuneResult } from "./fine-tune.js";
+import { fineTune, maxSteps, stepsPerEpoch, type TuneResult } from "./fine-tune.js";
 import { applyLayers, splitAtCarrier } from "./split-at-carrier.js";
 import { labelsOf, triggerInputs } from "./trigger-tensors.js";
 
@@ -100,6 +100,7 @@ export async function tuneModel(
     const perBatch = Math.max(1, Math.round(s.batchSize * s.triggerRatio));
     // Augmented views let a step hold more clean examples than there are images.
     const cleanPerBatch = r.augmented ? s.batchSize : Math.min(s.batchSize, data.train.count);
+    const perEpoch = stepsPerEpoch(data.train.count, cleanPerBatch, r.triggers.length, perBatch);
     const result = await fineTune(tf, {
       model,
       forward,
@@ -112,7 +113,8 @@ export async function tuneModel(
       message: r.message,
       s,
       cleanPerBatch,
-      stepsPerEpoch: stepsPerEpoch(data.train.count, cleanPerBatch, r.triggers.length, perBatch),
+      stepsPerEpoch: perEpoch,
+      maxSteps: maxSteps(s.maxEpochs, perEpoch, data.train.count),
       ...(r.onProgress ? { onStep: (d: number, t: number) => r.onProgress?.("fine-tune", d, t) } : {}),
     });
     const after = labelsOf(tf, forward, heldX, 64);

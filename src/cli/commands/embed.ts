@@ -11,7 +11,7 @@ export interface EmbedFlags {
   key: string;
   dataset: string;
   out: string;
-  maxEpochs?: number;
+  maxEpochs?: number | "auto";
   lambda?: number;
   triggerRatio?: number;
   learningRate?: number;
