@@ -323,7 +323,13 @@ export function buildProgram(): Command {
       .command("check")
       .description("hash a directory and look it up: registered (exit 0), unregistered (5) or revoked (6)")
       .argument("<dir>", "model directory")
-      .option("--manifest", "also fetch the version's manifest from IPFS and check it against the chain"),
+      .option("--manifest", "also fetch the version's manifest from IPFS and check it against the chain")
+      .option(
+        "--signature <path>",
+        "also verify this model-signing signature (default with a key flag: <dir>/model.sig)",
+      )
+      .option("--public-key <pem>", "the signature's signer public key (model-signing key method)")
+      .option("--certificate-chain <pem>", "trusted root(s) for a certificate-method signature, repeatable", collect),
   ).action(async (dir: string, opts) => (await import("./commands/check.js")).check(dir, opts, globals()));
 
   withLedgerFlags(
