@@ -25,6 +25,7 @@ process.stdout.write(
     "| 4 | `verify`, `detect`: inconclusive (p above α but at most 0.01, too many failed queries, or no test could run) |",
     "| 5 | `check`, `history`: not registered (`MODEL_UNREGISTERED`) |",
     "| 6 | `check`: the model's digest is registered but revoked (`MODEL_REVOKED`) |",
+    "| 7 | `verify-signature`, `check --signature`: the model signature does not verify (`SIGNATURE_INVALID`, `SIGNATURE_CHAIN_UNTRUSTED`, `SIGNATURE_STATEMENT_INVALID`, `SIGNATURE_DIGEST_MISMATCH`) |",
     "",
   ].join("\n"),
 );

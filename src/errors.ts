@@ -16,6 +16,8 @@ export const ExitCode = {
   unregistered: 5,
   /** check: the model's digest is registered but revoked. */
   revoked: 6,
+  /** verify-signature, check --signature: the signature, its certificates or the model's files do not verify. */
+  signatureInvalid: 7,
 } as const;
 
 interface CodeInfo {
@@ -129,6 +131,31 @@ export const ErrorCodes = {
   ),
   SUSPECT_URL_NOT_MODEL: usage("The suspect URL does not serve a TF.js model.json (not JSON, or no weightsManifest)."),
   SUSPECT_URL_GRAPH_MODEL: usage("The suspect URL serves a GraphModel: the white-box test needs a LayersModel."),
+  SIGNATURE_FILE_MISSING: usage("The model signature (model.sig, or --signature) does not exist."),
+  SIGNATURE_BUNDLE_INVALID: usage("A model signature is not a model-signing (Sigstore v0.3 bundle, DSSE) JSON file."),
+  SIGNATURE_UNSUPPORTED: usage(
+    "A model signature uses a serialization or hash provmark does not verify (only files/sha256).",
+  ),
+  SIGNATURE_KEY_INVALID: usage(
+    "A signing key or certificate is unreadable, not ECDSA P-256/P-384/P-521, or does not match its pair.",
+  ),
+  PATH_SYMLINK: usage("A model directory holds a symlink, which model-signing's files serialization refuses."),
+  SIGNATURE_INVALID: {
+    exit: ExitCode.signatureInvalid,
+    summary: "The DSSE signature does not verify with the given public key (or the certificate's key).",
+  },
+  SIGNATURE_CHAIN_UNTRUSTED: {
+    exit: ExitCode.signatureInvalid,
+    summary: "The signing certificate does not chain to a given root, is not valid then, or may not sign code.",
+  },
+  SIGNATURE_STATEMENT_INVALID: {
+    exit: ExitCode.signatureInvalid,
+    summary: "The signed in-toto statement is not a model-signing v1.0 statement, or is inconsistent.",
+  },
+  SIGNATURE_DIGEST_MISMATCH: {
+    exit: ExitCode.signatureInvalid,
+    summary: "The model's files differ from the signed ones: a file was changed, added, removed or renamed.",
+  },
   EVIDENCE_INVALID: usage("An evidence report is not valid JSON or does not match its schema."),
   TRAINING_DIVERGED: { exit: 1, summary: "Training produced a non-finite loss." },
   INTERNAL: { exit: ExitCode.internal, summary: "An unexpected internal error (a bug: please report it)." },

@@ -104,6 +104,41 @@ export function buildProgram(): Command {
       (await import("./commands/hash.js")).hash(path, opts),
     );
 
+  program
+    .command("sign")
+    .description(
+      "sign a model directory in OpenSSF model-signing's v1.x format (model.sig), with a key or a certificate",
+    )
+    .argument("<dir>", "model directory (or a single model file)")
+    .requiredOption(
+      "--private-key <pem>",
+      "ECDSA P-256/P-384/P-521 private key, PEM (if encrypted: $PROVMARK_SIGNING_PASSPHRASE, else asked)",
+    )
+    .option("--signing-certificate <pem>", "certificate method: the signer's X.509 certificate (PEM)")
+    .option("--certificate-chain <pem>", "certificate method: intermediates up to the root, repeatable", collect)
+    .option("--signature <path>", "where to write the signature (default: <dir>/model.sig)")
+    .option("--ignore-paths <path>", "file or directory left out of the signature, repeatable", collect)
+    .option("--no-ignore-git-paths", "also sign .git, .gitattributes, .github and .gitignore")
+    .option("--force", "replace an existing signature file")
+    .option("--json", "machine-readable output")
+    .action(async (dir: string, opts) => (await import("./commands/sign.js")).sign(dir, opts));
+
+  program
+    .command("verify-signature")
+    .description("verify a model against a model-signing v1.x signature (exit 0 verified, 7 not)")
+    .argument("<dir>", "model directory (or a single model file)")
+    .option("--public-key <pem>", "key method: the signer's public key (PEM)")
+    .option("--certificate-chain <pem>", "certificate method: trusted root certificate(s), repeatable", collect)
+    .option("--signature <path>", "the signature (default: <dir>/model.sig)")
+    .option(
+      "--ignore-paths <path>",
+      "file or directory to skip (besides those the signature names), repeatable",
+      collect,
+    )
+    .option("--no-ignore-git-paths", "do not skip .git, .gitattributes, .github and .gitignore")
+    .option("--json", "machine-readable output")
+    .action(async (dir: string, opts) => (await import("./commands/verify-signature.js")).verifySignature(dir, opts));
+
   program;
   withModelIOFlags(
     program
@@ -289,7 +324,13 @@ export function buildProgram(): Command {
       .command("check")
       .description("hash a directory and look it up: registered (exit 0), unregistered (5) or revoked (6)")
       .argument("<dir>", "model directory")
-      .option("--manifest", "also fetch the version's manifest from IPFS and check it against the chain"),
+      .option("--manifest", "also fetch the version's manifest from IPFS and check it against the chain")
+      .option(
+        "--signature <path>",
+        "also verify this model-signing signature (default with a key flag: <dir>/model.sig)",
+      )
+      .option("--public-key <pem>", "the signature's signer public key (model-signing key method)")
+      .option("--certificate-chain <pem>", "trusted root(s) for a certificate-method signature, repeatable", collect),
   ).action(async (dir: string, opts) => (await import("./commands/check.js")).check(dir, opts, globals()));
 
   withLedgerFlags(

@@ -38,6 +38,11 @@ export const releaseManifestSchema = z.object({
     weightsDigest: hex64.nullable(),
     totalBytes: z.number().int().nonnegative(),
     files: z.array(z.object({ path: z.string(), size: z.number().int().nonnegative(), sha256: hex64 })),
+    /**
+     * OpenSSF model-signing root digest of the directory (its ignore defaults: git paths, model.sig),
+     * what a model.sig's subject names (docs/signing.md). Absent in manifests from before it existed.
+     */
+    modelSigningDigest: hex64.optional(),
   }),
   /** Files digest of the version this one was derived from (fine-tune, quantization, …). */
   parent: hex64.nullable(),

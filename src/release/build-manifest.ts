@@ -1,6 +1,7 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parseDigest } from "../core/digest/hex-digest.js";
+import { GIT_IGNORE_PATHS, isIgnored, rootDigest } from "../core/model-signing/index.js";
 import { RELEASE_MANIFEST_SCHEMA, type ReleaseManifest } from "../core/release-manifest.js";
 import { type Certificate, certificateHash } from "../core/watermark/certificate.js";
 import { ProvmarkError } from "../errors.js";
@@ -62,6 +63,7 @@ export async function buildManifest(input: ManifestInput): Promise<BuiltManifest
       weightsDigest: hash.weightsDigest,
       totalBytes: hash.totalBytes,
       files: hash.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })),
+      ...modelSigningDigest(input.model, hash),
     },
     parent,
     certificate: certificate ? { hash: certificateHash(certificate), document: certificate } : null,
@@ -87,4 +89,15 @@ async function loadCertificate(
   const path = join(model, CERTIFICATE_FILE);
   if (!existsSync(path)) return { certificate: null, path: null };
   return { certificate: await readCertificate(path), path };
+}
+
+/**
+ * The model-signing root digest from the files already hashed (no second pass), with model_signing's
+ * default ignores; only for a directory, since a weights-manifest path names no one signable tree.
+ */
+function modelSigningDigest(model: string, hash: HashResult): { modelSigningDigest?: string } {
+  if (!statSync(model).isDirectory()) return {};
+  const ignored = [...GIT_IGNORE_PATHS, "model.sig"];
+  const files = hash.files.filter((f) => !isIgnored(f.path, ignored));
+  return { modelSigningDigest: rootDigest(files.map((f) => ({ name: f.path, sha256: f.sha256 }))) };
 }

@@ -138,3 +138,30 @@ export async function assertRegistered(dir: string, options: AssertRegisteredOpt
   }
   return result.record;
 }
+
+/**
+ * A verified model-signing signature against the release it claims to be: the manifest's recorded
+ * root digest (when it has one; older manifests do not) must be the signature's subject digest.
+ * Returns whether the manifest recorded it.
+ */
+export function assertSignatureMatchesManifest(
+  signatureRootDigest: string,
+  manifest: ReleaseManifest | null,
+  signaturePath: string,
+): boolean | null {
+  const recorded = manifest?.model.modelSigningDigest;
+  if (recorded === undefined) return null;
+  if (recorded !== signatureRootDigest) {
+    throw new ProvmarkError(
+      "SIGNATURE_DIGEST_MISMATCH",
+      `${signaturePath} signs root digest ${signatureRootDigest}, but the registered manifest records ${recorded}`,
+      {
+        subject: signaturePath,
+        hints: [
+          "The signature ignores other paths than the release did, or signs another version: re-sign the released files.",
+        ],
+      },
+    );
+  }
+  return true;
+}

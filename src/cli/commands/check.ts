@@ -3,18 +3,39 @@ import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
 import { iso, type LedgerFlags, ledgerOptions, storeSettings } from "./ledger-flags.js";
 
-/** Hashes a directory and reports registered / unregistered / revoked, with lineage (exit 0 / 5 / 6). */
+interface SignatureFlags {
+  signature?: string;
+  publicKey?: string;
+  certificateChain?: string[];
+}
+
+/**
+ * Hashes a directory and reports registered / unregistered / revoked, with lineage (exit 0 / 5 / 6).
+ * With a signature flag, first verifies the model against its model-signing signature (exit 7 when
+ * it does not verify), then the signature's root digest against the registered manifest's.
+ */
 export async function check(
   dir: string,
-  flags: LedgerFlags & { manifest?: boolean },
+  flags: LedgerFlags & SignatureFlags & { manifest?: boolean },
   globals: GlobalOptions,
 ): Promise<void> {
-  const { checkModel } = await import("../../release/check-model.js");
+  const { checkModel, assertSignatureMatchesManifest } = await import("../../release/check-model.js");
+  const signed = await verifySignatureFlags(dir, flags);
   const r = await checkModel(
     dir,
     ledgerOptions(flags, globals),
     flags.manifest ? storeSettings(flags, globals) : undefined,
   );
+  const signature = signed
+    ? {
+        verified: true,
+        path: signed.signaturePath,
+        method: signed.method,
+        rootDigest: signed.rootDigest,
+        signer: signed.certificatePath ?? null,
+        matchesManifest: assertSignatureMatchesManifest(signed.rootDigest, r.manifest, signed.signaturePath),
+      }
+    : null;
   const lineage = r.lineage.map((v) => ({
     digest: v.digest.slice(2),
     registeredAt: iso(v.registeredAt),
@@ -49,6 +70,7 @@ export async function check(
             watermarked: r.manifest.certificate !== null,
           }
         : null,
+      signature,
       lineage,
       chainId: r.chainId,
       contract: r.contract,
@@ -66,6 +88,10 @@ export async function check(
         `  digest: ${o.digest}`,
         `  chain ${o.chainId} (${o.rpc}), registry ${o.contract ?? "(none yet)"}`,
       ];
+      if (o.signature) {
+        const match = o.signature.matchesManifest === true ? ", as the registered manifest records" : "";
+        lines.push(`  signature: verified (${o.signature.method}), root digest ${o.signature.rootDigest}${match}`);
+      }
       if (o.lineage.length) {
         lines.push("  lineage (newest first):");
         for (const v of o.lineage) {
@@ -80,4 +106,17 @@ export async function check(
   process.exitCode = { registered: ExitCode.ok, unregistered: ExitCode.unregistered, revoked: ExitCode.revoked }[
     r.status
   ];
+}
+
+async function verifySignatureFlags(dir: string, flags: SignatureFlags) {
+  if (flags.signature === undefined && flags.publicKey === undefined && flags.certificateChain === undefined) {
+    return undefined;
+  }
+  const { signatureTrust } = await import("./verify-signature.js");
+  const trust = signatureTrust(flags);
+  const { verifyModelSignature } = await import("../../signing/verify-model-signature.js");
+  return verifyModelSignature(dir, {
+    trust,
+    ...(flags.signature === undefined ? {} : { signaturePath: flags.signature }),
+  });
 }
