@@ -526,6 +526,12 @@ function withLedgerFlags(cmd: Command, { write = false } = {}): Command {
       "ProvenanceRegistry address (default: $PROVMARK_REGISTRY or the recorded deployment)",
     )
     .option("--chain-id <id>", "refuse an endpoint that serves another chain")
+    .option(
+      "--owner <address>",
+      write
+        ? "owner of the model namespace to write in (default: the signer; a maintainer names the owner)"
+        : "the model owner you expect: only its namespace counts (default: $PROVMARK_OWNER)",
+    )
     .option("--ipfs-api <url>", "Kubo RPC API URL (default: $PROVMARK_IPFS_API, else embedded Helia)");
   if (write) {
     cmd

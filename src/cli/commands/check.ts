@@ -1,7 +1,7 @@
 import { ExitCode } from "../../errors.js";
 import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
-import { iso, type LedgerFlags, ledgerOptions, storeSettings } from "./ledger-flags.js";
+import { iso, type LedgerFlags, ledgerOptions, ownerFlag, storeSettings, unchecked } from "./ledger-flags.js";
 
 /** Hashes a directory and reports registered / unregistered / revoked, with lineage (exit 0 / 5 / 6). */
 export async function check(
@@ -10,10 +10,12 @@ export async function check(
   globals: GlobalOptions,
 ): Promise<void> {
   const { checkModel } = await import("../../release/check-model.js");
+  const expectedOwner = ownerFlag(flags);
   const r = await checkModel(
     dir,
     ledgerOptions(flags, globals),
     flags.manifest ? storeSettings(flags, globals) : undefined,
+    expectedOwner,
   );
   const lineage = r.lineage.map((v) => ({
     digest: v.digest.slice(2),
@@ -33,6 +35,15 @@ export async function check(
       digest: r.digest,
       weightsDigest: r.weightsDigest,
       modelId: r.record?.modelId ?? null,
+      owner: r.record?.owner ?? null,
+      expectedOwner,
+      ownerChecked: expectedOwner !== null,
+      // Registrations of the same files in other namespaces: anyone may register a copy.
+      alsoRegisteredBy: r.others.map((o) => ({
+        owner: o.owner,
+        modelId: o.modelId,
+        registeredAt: iso(o.registeredAt),
+      })),
       registeredAt: rec?.registeredAt ?? null,
       registrant: rec?.registrant ?? null,
       revokedAt: rec?.revokedAt ?? null,
@@ -58,14 +69,22 @@ export async function check(
     (o) => {
       const head = {
         registered: `REGISTERED  ${o.path}`,
-        unregistered: `UNREGISTERED  ${o.path}: no registered version has these files`,
+        unregistered:
+          o.expectedOwner === null
+            ? `UNREGISTERED  ${o.path}: no registered version has these files`
+            : `UNREGISTERED  ${o.path}: ${o.expectedOwner} registered no version with these files`,
         revoked: `REVOKED  ${o.path} (at ${o.revokedAt}: ${o.revocationReason})`,
       }[o.status];
-      const lines = [
-        head,
-        `  digest: ${o.digest}`,
-        `  chain ${o.chainId} (${o.rpc}), registry ${o.contract ?? "(none yet)"}`,
-      ];
+      const lines = [head];
+      if (o.owner !== null) {
+        lines.push(
+          o.ownerChecked ? `  owner: ${o.owner} (as expected), model ${o.modelId}` : `  WARNING: ${unchecked(o.owner)}`,
+        );
+      }
+      lines.push(`  digest: ${o.digest}`, `  chain ${o.chainId} (${o.rpc}), registry ${o.contract ?? "(none yet)"}`);
+      for (const x of o.alsoRegisteredBy) {
+        lines.push(`  also registered by ${x.owner} (model ${x.modelId}, ${x.registeredAt}): not the same release`);
+      }
       if (o.lineage.length) {
         lines.push("  lineage (newest first):");
         for (const v of o.lineage) {
