@@ -339,7 +339,8 @@ export function buildProgram(): Command {
   program
     .command("chain")
     .description("serve the embedded persistent chain over JSON-RPC (other commands then use it)")
-    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .option("--host <host>", "interface to listen on (not loopback: needs --allow-remote)", "127.0.0.1")
+    .option("--allow-remote", "allow a non-loopback --host, serving without unlocked accounts")
     .option("--port <port>", "TCP port (0 picks a free one)", intArg("--port", 0, 65535), 8545)
     .option("--json", "machine-readable output (one line once listening)")
     .action(async (opts) => (await import("./commands/chain.js")).chain(opts, globals()));
