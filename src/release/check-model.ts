@@ -120,7 +120,7 @@ export interface AssertRegisteredOptions {
  * throws MODEL_UNREGISTERED or MODEL_REVOKED otherwise, so an application can refuse to load it.
  *
  * @example
- * await assertRegistered("./models/classifier");
+ * await assertRegistered("./models/classifier", { owner: "0xPublisherAddress" });
  * const model = await tf.loadLayersModel("file://./models/classifier/model.json");
  */
 export async function assertRegistered(dir: string, options: AssertRegisteredOptions = {}): Promise<VersionRecord> {
