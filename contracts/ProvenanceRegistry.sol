@@ -7,36 +7,45 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 
 /// @title ProvenanceRegistry
-/// @notice Append-only, non-upgradeable registry of released ML model versions. A version is identified
-/// by its 32-byte content digest (the model's weights digest) and belongs to a model namespace
-/// (`bytes32 modelId`) owned by one address, which may grant maintainers. Each version names a parent
-/// version of the same model (lineage), the hash of its public watermark certificate and an IPFS
-/// manifest CID. Nothing is ever deleted: revocation only timestamps a version.
+/// @notice Append-only, non-upgradeable registry of released ML model versions. A model namespace is
+/// `modelId = keccak256(abi.encode(creator, nameHash))`: derived from the address that created it, so a
+/// name is never first-come across accounts. A version is identified by its 32-byte content digest (the
+/// model's files digest) WITHIN its namespace: the same digest may be registered in many namespaces, and
+/// a verifier asks "is this digest registered in the namespace of the owner I expect?". The namespace's
+/// owner may grant maintainers and hand it over in two steps. Each version names a parent version of the
+/// same model (lineage), the hash of its public watermark certificate and an IPFS manifest CID. Nothing
+/// is ever deleted: revocation only timestamps a version.
+///
+/// Front-running: every write is keyed by its sender's namespace (or, for batches, by the anchorer), so a
+/// copy of a pending transaction sent from another account either reverts (NotAuthorized) or writes into
+/// the copier's own namespace, which no verifier that checks the expected owner trusts. The owner's
+/// transaction still succeeds. See docs/ledger.md, "Threat model".
 ///
 /// @dev Storage layout and what lives where (chosen so that `registerVersion` writes ONE new slot):
 ///
-///   versions[digest] — one 256-bit word (struct `Version`), low to high bits:
-///     bits   0..159  address registrant   (msg.sender, or the EIP-712 signer for registerVersionBySig)
-///     bits 160..207  uint48  registeredAt (block.timestamp; non-zero iff the version exists;
-///                                          uint48 seconds lasts ~8.9 million years)
-///     bits 208..247  uint40  modelIndex   (1-based index of the model, see `models`; ~1.1e12 models)
-///     bits 248..255  bool    revoked      (set once by revokeVersion)
-///   revokedAt[digest] — uint64, written only by revokeVersion (a rare, second slot).
+///   versions[modelId][digest] — one 256-bit word (struct `Version`), low to high bits:
+///     bits   0..47   uint48  registeredAt   (block.timestamp; non-zero iff the version exists;
+///                                            uint48 seconds lasts ~8.9 million years)
+///     bits  48..95   uint48  revokedAt      (set once by revokeVersion; zero while not revoked)
+///     bits  96..255  bytes20 certificateTag (bytes20(keccak256(abi.encode(certificateHash))))
 ///
-///   The parent digest, the certificate hash and the manifest CID are NOT stored: they are emitted in
-///   `VersionRegistered` (modelId, digest and parent are indexed topics), so lineage is read from logs,
-///   e.g. filter topic2 = digest to find a version's parent, topic3 = digest to find its children.
-///   The contract still enforces the lineage rules at registration (parent exists, same model, not
-///   revoked) from the stored word, so the logged lineage is valid by construction. Event logs are as
+///   The registrant, the parent digest, the full certificate hash and the manifest CID are NOT stored:
+///   they are emitted in `VersionRegistered` (modelId, digest and parent are indexed topics), so lineage
+///   is read from logs. The contract still enforces the lineage rules at registration (parent exists in
+///   the same namespace, not revoked), so the logged lineage is valid by construction. Event logs are as
 ///   immutable as storage (committed in the block's receipts root), only not readable by contracts.
-///   Storing the certificate hash as well would cost a second fresh slot (+22,100 gas per version).
+///   The certificate tag is kept so that `fileClaim` can refuse a claim citing another certificate;
+///   160 bits of a hash (an address's worth) keep another certificate hash with the same tag out of reach
+///   (2^160 work; 2^80 for an owner who prepares a colliding pair before registering). The tag hashes
+///   the certificate hash rather than truncating it, so hashes that differ only in their dropped bits
+///   do not share a tag. Storing the full hash would cost a second fresh slot (+22,100 gas per version).
 ///
-///   models[modelId] — one word: address owner | uint40 index | uint56 maintainerEpoch.
-///   modelIdByIndex[index] — the modelId for an index (written once, at createModel).
+///   models[modelId] — one word: address owner | uint56 maintainerEpoch.
 ///   maintainers[modelId][epoch][account] — maintainer flags. Accepting an ownership transfer bumps the
 ///     epoch, which clears every maintainer at once: the new owner never inherits maintainers (or a
 ///     maintainer right the previous owner granted itself) that it cannot enumerate.
-///   batches[root] — one word: uint64 anchoredAt | address anchorer | uint32 count.
+///   batches[anchorer][root] — one word: uint64 anchoredAt | uint32 count. Keyed by the anchorer, so
+///     anchoring a root someone else anchored first still succeeds (and proves nothing about them).
 ///
 /// Merkle batch leaf encoding (identical to OpenZeppelin's `StandardMerkleTree` with leaf types
 /// ["bytes32","bytes32","bytes32","bytes32"]; double hashing prevents second-preimage attacks):
@@ -47,23 +56,20 @@ import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 contract ProvenanceRegistry is EIP712, Nonces {
     /// @dev One storage word per version; see the contract-level layout notes.
     struct Version {
-        address registrant;
         uint48 registeredAt;
-        uint40 modelIndex;
-        bool revoked;
+        uint48 revokedAt;
+        bytes20 certificateTag;
     }
 
     /// @dev One storage word per model.
     struct Model {
         address owner;
-        uint40 index;
         uint56 maintainerEpoch;
     }
 
-    /// @dev One storage word per anchored batch.
+    /// @dev One storage word per anchored batch (the anchorer is the key).
     struct Batch {
         uint64 anchoredAt;
-        address anchorer;
         uint32 count;
     }
 
@@ -71,20 +77,16 @@ contract ProvenanceRegistry is EIP712, Nonces {
         "RegisterVersion(address signer,bytes32 modelId,bytes32 digest,bytes32 parent,bytes32 certificateHash,bytes32 manifestCidHash,uint256 nonce,uint256 deadline)"
     );
 
-    mapping(bytes32 digest => Version) private _versions;
-    mapping(bytes32 digest => uint64) private _revokedAt;
+    mapping(bytes32 modelId => mapping(bytes32 digest => Version)) private _versions;
     mapping(bytes32 modelId => Model) private _models;
-    mapping(uint256 index => bytes32 modelId) private _modelIdByIndex;
     mapping(bytes32 modelId => address) private _pendingOwners;
     mapping(bytes32 modelId => mapping(uint256 epoch => mapping(address account => bool))) private _maintainers;
-    mapping(bytes32 root => Batch) private _batches;
+    mapping(address anchorer => mapping(bytes32 root => Batch)) private _batches;
 
-    /// @notice Number of models created (the highest model index).
-    uint40 public modelCount;
     /// @notice Number of claims filed (the highest claim id; ids start at 1).
     uint256 public claimCount;
 
-    event ModelCreated(bytes32 indexed modelId, address indexed owner, uint40 modelIndex);
+    event ModelCreated(bytes32 indexed modelId, address indexed owner, bytes32 indexed nameHash);
     event MaintainerSet(bytes32 indexed modelId, address indexed account, bool allowed);
     event ModelOwnershipTransferStarted(bytes32 indexed modelId, address indexed owner, address indexed pendingOwner);
     event ModelOwnershipTransferred(bytes32 indexed modelId, address indexed previousOwner, address indexed newOwner);
@@ -97,11 +99,14 @@ contract ProvenanceRegistry is EIP712, Nonces {
         address registrant,
         uint64 registeredAt
     );
-    event VersionRevoked(bytes32 indexed digest, string reason, uint64 revokedAt);
+    event VersionRevoked(
+        bytes32 indexed modelId, bytes32 indexed digest, address indexed revoker, string reason, uint64 revokedAt
+    );
     event BatchAnchored(bytes32 indexed root, address indexed anchorer, uint32 count, string manifestCid, uint64 anchoredAt);
     event ClaimFiled(
         bytes32 indexed modelId,
         bytes32 indexed digest,
+        address indexed filer,
         uint256 claimId,
         string suspectRef,
         string evidenceCid,
@@ -109,36 +114,41 @@ contract ProvenanceRegistry is EIP712, Nonces {
         uint64 filedAt
     );
 
-    error ZeroModelId();
+    error ZeroName();
     error ModelExists(bytes32 modelId);
     error UnknownModel(bytes32 modelId);
     error NotAuthorized(bytes32 modelId, address account);
     error NotPendingOwner(bytes32 modelId, address account);
     error ZeroDigest();
-    error DuplicateDigest(bytes32 digest, uint64 registeredAt);
+    error DuplicateDigest(bytes32 modelId, bytes32 digest, uint64 registeredAt);
     error UnknownParent(bytes32 parent);
-    error ParentOfOtherModel(bytes32 parent);
     error RevokedParent(bytes32 parent);
-    error UnknownVersion(bytes32 digest);
-    error AlreadyRevoked(bytes32 digest, uint64 revokedAt);
+    error UnknownVersion(bytes32 modelId, bytes32 digest);
+    error AlreadyRevoked(bytes32 modelId, bytes32 digest, uint64 revokedAt);
+    error CertificateMismatch(bytes32 modelId, bytes32 digest, bytes32 certificateHash);
     error ExpiredSignature(uint256 deadline);
     error InvalidSignature(address signer);
     error ZeroRoot();
     error EmptyBatch();
-    error DuplicateBatch(bytes32 root);
+    error DuplicateBatch(address anchorer, bytes32 root);
 
     constructor() EIP712("ProvenanceRegistry", "1") {}
 
     // ------------------------------------------------------------------ models
 
-    /// @notice Creates the model namespace `modelId`, owned by the caller.
-    function createModel(bytes32 modelId) external {
-        if (modelId == bytes32(0)) revert ZeroModelId();
+    /// @notice The id of the namespace `creator` gets for `nameHash` (provmark uses
+    /// nameHash = keccak256("provmark/model/v1:" + name)).
+    function modelIdOf(address creator, bytes32 nameHash) public pure returns (bytes32) {
+        return keccak256(abi.encode(creator, nameHash));
+    }
+
+    /// @notice Creates the caller's model namespace `modelIdOf(msg.sender, nameHash)`, owned by the caller.
+    function createModel(bytes32 nameHash) external returns (bytes32 modelId) {
+        if (nameHash == bytes32(0)) revert ZeroName();
+        modelId = modelIdOf(msg.sender, nameHash);
         if (_models[modelId].owner != address(0)) revert ModelExists(modelId);
-        uint40 index = ++modelCount;
-        _models[modelId] = Model(msg.sender, index, 0);
-        _modelIdByIndex[index] = modelId;
-        emit ModelCreated(modelId, msg.sender, index);
+        _models[modelId] = Model(msg.sender, 0);
+        emit ModelCreated(modelId, msg.sender, nameHash);
     }
 
     /// @notice Grants (`allowed` = true) or revokes a maintainer of `modelId`. Owner only.
@@ -150,6 +160,7 @@ contract ProvenanceRegistry is EIP712, Nonces {
 
     /// @notice Starts a two-step ownership transfer of `modelId`; `newOwner` must then call
     /// `acceptModelOwnership`. Passing the zero address cancels a pending transfer. Owner only.
+    /// The model id stays what it was (it names the creator, not the current owner).
     function transferModelOwnership(bytes32 modelId, address newOwner) external {
         Model memory m = _ownedModel(modelId);
         _pendingOwners[modelId] = newOwner;
@@ -193,7 +204,8 @@ contract ProvenanceRegistry is EIP712, Nonces {
     /// chainid, this). Anyone (a relayer) may submit it and pay the gas; `signer` is recorded as the
     /// registrant. Contract wallets are supported through ERC-1271. Each signature is usable once.
     /// The signer is part of the signed data, so a signature for one ERC-1271 wallet cannot be
-    /// submitted for another wallet that shares its owner key.
+    /// submitted for another wallet that shares its owner key. A copier who submits the signature
+    /// first only pays the gas of the owner's registration: the modelId is signed.
     function registerVersionBySig(
         bytes32 modelId,
         bytes32 digest,
@@ -227,53 +239,61 @@ contract ProvenanceRegistry is EIP712, Nonces {
         _register(modelId, digest, parent, certificateHash, manifestCid, signer);
     }
 
-    /// @notice Marks version `digest` revoked (once; it stays registered). Model owner or maintainer only.
-    function revokeVersion(bytes32 digest, string calldata reason) external {
-        Version storage v = _versions[digest];
-        if (v.registeredAt == 0) revert UnknownVersion(digest);
-        bytes32 modelId = _modelIdByIndex[v.modelIndex];
+    /// @notice Marks version `digest` of `modelId` revoked (once; it stays registered). Model owner or
+    /// maintainer only. The log carries the model id and the revoker as topics, so a model's history is
+    /// rebuilt without scanning every revocation.
+    function revokeVersion(bytes32 modelId, bytes32 digest, string calldata reason) external {
+        Version storage v = _versions[modelId][digest];
+        if (v.registeredAt == 0) revert UnknownVersion(modelId, digest);
         _authorize(modelId, msg.sender);
-        if (v.revoked) revert AlreadyRevoked(digest, _revokedAt[digest]);
-        uint64 ts = uint64(block.timestamp);
-        v.revoked = true;
-        _revokedAt[digest] = ts;
-        emit VersionRevoked(digest, reason, ts);
+        uint48 revoked = v.revokedAt;
+        if (revoked != 0) revert AlreadyRevoked(modelId, digest, revoked);
+        uint48 ts = uint48(block.timestamp);
+        v.revokedAt = ts;
+        emit VersionRevoked(modelId, digest, msg.sender, reason, ts);
     }
 
-    /// @notice The stored part of version `digest`; all zero if it was never registered. The parent and
-    /// certificate hash are in the `VersionRegistered` log for `digest` (see the layout notes).
-    function getVersion(bytes32 digest)
+    /// @notice The stored part of version `digest` in `modelId` (all zero if it was never registered there),
+    /// with the model's current owner. The registrant, parent and full certificate hash are in the
+    /// `VersionRegistered` log for (modelId, digest).
+    function getVersion(bytes32 modelId, bytes32 digest)
         external
         view
-        returns (bytes32 modelId, address registrant, uint64 registeredAt, uint64 revokedAt)
+        returns (address owner, uint64 registeredAt, uint64 revokedAt, bytes20 certificateTag)
     {
-        Version memory v = _versions[digest];
-        if (v.registeredAt == 0) return (bytes32(0), address(0), 0, 0);
-        return (_modelIdByIndex[v.modelIndex], v.registrant, v.registeredAt, _revokedAt[digest]);
+        Version memory v = _versions[modelId][digest];
+        if (v.registeredAt == 0) return (address(0), 0, 0, bytes20(0));
+        return (_models[modelId].owner, v.registeredAt, v.revokedAt, v.certificateTag);
     }
 
     // ----------------------------------------------------------------- batches
 
-    /// @notice Anchors the Merkle root of a batch of `count` version records (leaf encoding: see
-    /// `batchLeaf`). Anyone may anchor; each root once.
+    /// @notice Anchors, as the caller, the Merkle root of a batch of `count` version records (leaf encoding:
+    /// see `batchLeaf`). Anyone may anchor; each root once per anchorer.
     function anchorBatch(bytes32 root, uint32 count, string calldata manifestCid) external {
         if (root == bytes32(0)) revert ZeroRoot();
         if (count == 0) revert EmptyBatch();
-        if (_batches[root].anchoredAt != 0) revert DuplicateBatch(root);
+        Batch storage b = _batches[msg.sender][root];
+        if (b.anchoredAt != 0) revert DuplicateBatch(msg.sender, root);
         uint64 ts = uint64(block.timestamp);
-        _batches[root] = Batch(ts, msg.sender, count);
+        b.anchoredAt = ts;
+        b.count = count;
         emit BatchAnchored(root, msg.sender, count, manifestCid, ts);
     }
 
-    /// @notice Who anchored `root`, when, and how many records it commits to (all zero if never).
-    function getBatch(bytes32 root) external view returns (uint64 anchoredAt, address anchorer, uint32 count) {
-        Batch memory b = _batches[root];
-        return (b.anchoredAt, b.anchorer, b.count);
+    /// @notice When `anchorer` anchored `root` and how many records it commits to (all zero if never).
+    function getBatch(address anchorer, bytes32 root) external view returns (uint64 anchoredAt, uint32 count) {
+        Batch memory b = _batches[anchorer][root];
+        return (b.anchoredAt, b.count);
     }
 
-    /// @notice True iff `root` was anchored and `proof` proves `leaf` is in its tree (sorted-pair keccak).
-    function verifyBatchRecord(bytes32 root, bytes32 leaf, bytes32[] calldata proof) external view returns (bool) {
-        return _batches[root].anchoredAt != 0 && MerkleProof.verifyCalldata(proof, root, leaf);
+    /// @notice True iff `anchorer` anchored `root` and `proof` proves `leaf` is in its tree (sorted-pair keccak).
+    function verifyBatchRecord(address anchorer, bytes32 root, bytes32 leaf, bytes32[] calldata proof)
+        external
+        view
+        returns (bool)
+    {
+        return _batches[anchorer][root].anchoredAt != 0 && MerkleProof.verifyCalldata(proof, root, leaf);
     }
 
     /// @notice The batch leaf for a record: keccak256(bytes.concat(keccak256(abi.encode(modelId, digest,
@@ -288,20 +308,25 @@ contract ProvenanceRegistry is EIP712, Nonces {
 
     // ------------------------------------------------------------------ claims
 
-    /// @notice Files a theft claim against `suspectRef` for registered version `digest`. Model owner or
-    /// maintainer only. Only the claim counter is stored; the claim itself is the `ClaimFiled` log.
+    /// @notice Files a theft claim against `suspectRef` for registered version `digest` of `modelId`. Model
+    /// owner or maintainer only; `certificateHash` must be the version's own (its tag must match), so a
+    /// claim cannot borrow another release's watermark. Only the claim counter is stored; the claim itself
+    /// is the `ClaimFiled` log, which names the filer.
     function fileClaim(
+        bytes32 modelId,
         bytes32 digest,
         string calldata suspectRef,
         string calldata evidenceCid,
         bytes32 certificateHash
     ) external returns (uint256 claimId) {
-        Version memory v = _versions[digest];
-        if (v.registeredAt == 0) revert UnknownVersion(digest);
-        bytes32 modelId = _modelIdByIndex[v.modelIndex];
+        Version memory v = _versions[modelId][digest];
+        if (v.registeredAt == 0) revert UnknownVersion(modelId, digest);
         _authorize(modelId, msg.sender);
+        if (v.certificateTag != _certificateTag(certificateHash)) revert CertificateMismatch(modelId, digest, certificateHash);
         claimId = ++claimCount;
-        emit ClaimFiled(modelId, digest, claimId, suspectRef, evidenceCid, certificateHash, uint64(block.timestamp));
+        emit ClaimFiled(
+            modelId, digest, msg.sender, claimId, suspectRef, evidenceCid, certificateHash, uint64(block.timestamp)
+        );
     }
 
     // ------------------------------------------------------------------- views
@@ -338,30 +363,33 @@ contract ProvenanceRegistry is EIP712, Nonces {
         address registrant
     ) private {
         if (digest == bytes32(0)) revert ZeroDigest();
-        uint40 modelIndex = _authorize(modelId, registrant);
-        Version storage v = _versions[digest];
-        uint48 existing = v.registeredAt;
-        if (existing != 0) revert DuplicateDigest(digest, existing);
+        _authorize(modelId, registrant);
+        mapping(bytes32 => Version) storage versions = _versions[modelId];
+        uint48 existing = versions[digest].registeredAt;
+        if (existing != 0) revert DuplicateDigest(modelId, digest, existing);
         if (parent != bytes32(0)) {
-            Version memory p = _versions[parent];
+            // Looked up in this namespace only: another model's version is simply unknown here.
+            Version memory p = versions[parent];
             if (p.registeredAt == 0) revert UnknownParent(parent);
-            if (p.modelIndex != modelIndex) revert ParentOfOtherModel(parent);
-            if (p.revoked) revert RevokedParent(parent);
+            if (p.revokedAt != 0) revert RevokedParent(parent);
         }
         uint48 ts = uint48(block.timestamp);
-        _versions[digest] = Version(registrant, ts, modelIndex, false);
+        versions[digest] = Version(ts, 0, _certificateTag(certificateHash));
         emit VersionRegistered(modelId, digest, parent, certificateHash, manifestCid, registrant, ts);
     }
 
-    /// @dev Reverts unless `account` is the owner or a maintainer of existing model `modelId`;
-    /// returns the model's index.
-    function _authorize(bytes32 modelId, address account) private view returns (uint40) {
+    /// @dev What a version stores of its certificate hash; see the layout notes.
+    function _certificateTag(bytes32 certificateHash) private pure returns (bytes20) {
+        return bytes20(keccak256(abi.encode(certificateHash)));
+    }
+
+    /// @dev Reverts unless `account` is the owner or a maintainer of existing model `modelId`.
+    function _authorize(bytes32 modelId, address account) private view {
         Model memory m = _models[modelId];
         if (m.owner == address(0)) revert UnknownModel(modelId);
         if (m.owner != account && !_maintainers[modelId][m.maintainerEpoch][account]) {
             revert NotAuthorized(modelId, account);
         }
-        return m.index;
     }
 
     /// @dev Reverts unless the caller owns existing model `modelId`; returns the model.

@@ -28,7 +28,7 @@ const [owner, maintainer, relayer, anchorer] = [signer(0), signer(1), signer(2),
 
 const CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"; // 59-char CIDv1 (raw, base32)
 const ZERO = `0x${"00".repeat(32)}`;
-const MODEL = labelHash("provmark/mnist-mlp");
+const NAME = labelHash("provmark/model/v1:mnist-mlp");
 const N = 1024;
 const v = (i: number) => labelHash(`bench weights digest ${i}`);
 const cert = (i: number) => labelHash(`bench certificate ${i}`);
@@ -46,7 +46,8 @@ const registry = await ethers.deployContract("ProvenanceRegistry");
 const address = await registry.getAddress();
 const runtimeBytes = (await ethers.provider.getCode(address)).length / 2 - 1;
 
-const createModel = await gas(tx(registry, owner, "createModel")(MODEL));
+const MODEL = (await registry.getFunction("modelIdOf")(owner.address, NAME)) as string;
+const createModel = await gas(tx(registry, owner, "createModel")(NAME));
 const registerRoot = await gas(tx(registry, owner, "registerVersion")(MODEL, v(1), ZERO, cert(1), CID));
 const registerWithParent = await gas(tx(registry, owner, "registerVersion")(MODEL, v(2), v(1), cert(2), CID));
 await gas(tx(registry, owner, "setMaintainer")(MODEL, maintainer.address, true));
@@ -75,8 +76,8 @@ async function bySig(i: number, parent: string): Promise<number> {
 const bySigFirstNonce = await bySig(4, v(3)); // the signer's nonce slot goes 0 -> 1 (a fresh slot)
 const bySigLaterNonce = await bySig(5, v(4));
 
-const revoke = await gas(tx(registry, owner, "revokeVersion")(v(5), "superseded: weights leaked"));
-const claim = await gas(tx(registry, owner, "fileClaim")(v(4), "hf.co/thief/mnist-copy", CID, cert(4)));
+const revoke = await gas(tx(registry, owner, "revokeVersion")(MODEL, v(5), "superseded: weights leaked"));
+const claim = await gas(tx(registry, owner, "fileClaim")(MODEL, v(4), "hf.co/thief/mnist-copy", CID, cert(4)));
 
 // A 1024-record batch: only the root goes on chain, so the cost does not depend on the tree.
 const hashPair = (a: string, b: string) => keccak256(BigInt(a) < BigInt(b) ? `${a}${b.slice(2)}` : `${b}${a.slice(2)}`);

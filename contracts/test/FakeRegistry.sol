@@ -7,12 +7,12 @@ pragma solidity ^0.8.28;
 /// version's time from the event's argument (or storage) instead of its block's timestamp.
 contract FakeRegistry {
     struct Record {
-        bytes32 modelId;
         address registrant;
         uint64 registeredAt;
+        bytes20 certificateTag;
     }
 
-    mapping(bytes32 => Record) private _records;
+    mapping(bytes32 modelId => mapping(bytes32 digest => Record)) private _records;
 
     event VersionRegistered(
         bytes32 indexed modelId,
@@ -31,16 +31,16 @@ contract FakeRegistry {
         string calldata manifestCid,
         uint64 claimedAt
     ) external {
-        _records[digest] = Record(modelId, msg.sender, claimedAt);
+        _records[modelId][digest] = Record(msg.sender, claimedAt, bytes20(keccak256(abi.encode(certificateHash))));
         emit VersionRegistered(modelId, digest, bytes32(0), certificateHash, manifestCid, msg.sender, claimedAt);
     }
 
-    function getVersion(bytes32 digest)
+    function getVersion(bytes32 modelId, bytes32 digest)
         external
         view
-        returns (bytes32 modelId, address registrant, uint64 registeredAt, uint64 revokedAt)
+        returns (address owner, uint64 registeredAt, uint64 revokedAt, bytes20 certificateTag)
     {
-        Record memory r = _records[digest];
-        return (r.modelId, r.registrant, r.registeredAt, 0);
+        Record memory r = _records[modelId][digest];
+        return (r.registrant, r.registeredAt, 0, r.certificateTag);
     }
 }

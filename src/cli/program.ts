@@ -381,7 +381,8 @@ export function buildProgram(): Command {
   program
     .command("chain")
     .description("serve the embedded persistent chain over JSON-RPC (other commands then use it)")
-    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .option("--host <host>", "interface to listen on (not loopback: needs --allow-remote)", "127.0.0.1")
+    .option("--allow-remote", "allow a non-loopback --host, serving without unlocked accounts")
     .option("--port <port>", "TCP port (0 picks a free one)", intArg("--port", 0, 65535), 8545)
     .option("--json", "machine-readable output (one line once listening)")
     .action(async (opts) => (await import("./commands/chain.js")).chain(opts, globals()));
@@ -568,6 +569,12 @@ function withLedgerFlags(cmd: Command, { write = false } = {}): Command {
       "ProvenanceRegistry address (default: $PROVMARK_REGISTRY or the recorded deployment)",
     )
     .option("--chain-id <id>", "refuse an endpoint that serves another chain")
+    .option(
+      "--owner <address>",
+      write
+        ? "owner of the model namespace to write in (default: the signer; a maintainer names the owner)"
+        : "the model owner you expect: only its namespace counts (default: $PROVMARK_OWNER)",
+    )
     .option("--ipfs-api <url>", "Kubo RPC API URL (default: $PROVMARK_IPFS_API, else embedded Helia)");
   if (write) {
     cmd

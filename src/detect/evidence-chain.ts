@@ -84,7 +84,9 @@ export async function recheckOnChain(
     if (ledger.chainId.toString() !== rec.chainId) {
       problems.push(`${ledger.rpc} is chain ${ledger.chainId}, the report names chain ${rec.chainId}`);
     }
-    const v = await ledger.registry.version(`0x${rec.digest}`);
+    // The report pins its registration by transaction: copies of the digest in other namespaces are not it.
+    const all = await ledger.registry.registrations(`0x${rec.digest}`);
+    const v = all.find((r) => r.txHash === rec.txHash) ?? all[0] ?? null;
     let at: string | null = null;
     if (!v) problems.push(`${rec.digest} is not registered in registry ${address} on ${ledger.rpc}`);
     else {

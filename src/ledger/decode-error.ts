@@ -12,29 +12,32 @@ const REVERTS: Record<
   ProvenanceRegistryErrorName,
   (args: readonly unknown[]) => { code: ErrorCode; message: string; hint?: string }
 > = {
-  DuplicateDigest: ([digest, at]) => ({
+  DuplicateDigest: ([modelId, digest, at]) => ({
     code: "REGISTRY_DUPLICATE_DIGEST",
-    message: `version ${digest} is registered already (since ${isoTime(at)})`,
-    hint: `Digests are unique forever; \`provmark history ${digest}\` shows the existing record.`,
+    message: `version ${digest} is registered already in model ${modelId} (since ${isoTime(at)})`,
+    hint: `A digest is unique within its model namespace; \`provmark history ${digest}\` shows the existing record.`,
   }),
   UnknownParent: ([parent]) => ({
     code: "REGISTRY_UNKNOWN_PARENT",
-    message: `parent ${parent} is not a registered version`,
-    hint: "Register the parent first, or check the digest with `provmark history <digest>`.",
-  }),
-  ParentOfOtherModel: ([parent]) => ({
-    code: "REGISTRY_UNKNOWN_PARENT",
-    message: `parent ${parent} is a version of another model`,
-    hint: "A version's parent must belong to the same model namespace (--name).",
+    message: `parent ${parent} is not a registered version of this model`,
+    hint: "Register the parent first (in the same namespace: --name, and --owner for a maintainer), or check it with `provmark history <digest>`.",
   }),
   RevokedParent: ([parent]) => ({
     code: "REGISTRY_REVOKED_PARENT",
     message: `parent ${parent} is revoked; a revoked version cannot have new children`,
   }),
-  UnknownVersion: ([digest]) => ({ code: "REGISTRY_UNKNOWN_VERSION", message: `${digest} is not registered` }),
-  AlreadyRevoked: ([digest, at]) => ({
+  UnknownVersion: ([modelId, digest]) => ({
+    code: "REGISTRY_UNKNOWN_VERSION",
+    message: `${digest} is not registered in model ${modelId}`,
+  }),
+  AlreadyRevoked: ([, digest, at]) => ({
     code: "REGISTRY_ALREADY_REVOKED",
     message: `${digest} was revoked already (at ${isoTime(at)})`,
+  }),
+  CertificateMismatch: ([modelId, digest, certificateHash]) => ({
+    code: "REGISTRY_CERTIFICATE_MISMATCH",
+    message: `certificate ${certificateHash} is not the one version ${digest} of model ${modelId} was registered with`,
+    hint: "A claim must cite the version's own certificate: `provmark history <digest>` shows it.",
   }),
   NotAuthorized: ([modelId, account]) => ({
     code: "REGISTRY_NOT_AUTHORIZED",
@@ -56,7 +59,7 @@ const REVERTS: Record<
     code: "REGISTRY_SIGNATURE_REJECTED",
     message: `the signature is not valid for signer ${signer} (wrong key, chain, contract, or nonce already used)`,
   }),
-  ZeroModelId: () => ({ code: "REGISTRY_REVERTED", message: "the model id is zero" }),
+  ZeroName: () => ({ code: "REGISTRY_REVERTED", message: "the model name hash is zero" }),
   ZeroDigest: () => ({ code: "REGISTRY_REVERTED", message: "the digest is zero" }),
   ZeroRoot: () => ({ code: "REGISTRY_REVERTED", message: "the batch root is zero" }),
   EmptyBatch: () => ({ code: "REGISTRY_REVERTED", message: "the batch is empty" }),
@@ -66,7 +69,10 @@ const REVERTS: Record<
   }),
   InvalidShortString: () => ({ code: "REGISTRY_REVERTED", message: "invalid EIP-712 domain string" }),
   StringTooLong: () => ({ code: "REGISTRY_REVERTED", message: "EIP-712 domain string too long" }),
-  DuplicateBatch: ([root]) => ({ code: "REGISTRY_REVERTED", message: `batch root ${root} is anchored already` }),
+  DuplicateBatch: ([anchorer, root]) => ({
+    code: "REGISTRY_REVERTED",
+    message: `batch root ${root} is anchored already by ${anchorer}`,
+  }),
 };
 
 /** The revert data hidden somewhere in an ethers / JSON-RPC error, if any. */

@@ -1,4 +1,5 @@
 import {
+  AbiCoder,
   Contract,
   type ContractRunner,
   type ContractTransactionResponse,
@@ -18,23 +19,40 @@ export { toBytes32 };
 
 export const ZERO32 = `0x${"0".repeat(64)}`;
 
-/** The on-chain id of a model namespace name (names are claimed first come, first served). */
-export function modelIdOf(name: string): string {
+/** The hash of a model name that, with its creator's address, makes the namespace id. */
+export function modelNameHash(name: string): string {
   return keccak256(toUtf8Bytes(`provmark/model/v1:${name}`));
 }
+
+/**
+ * The on-chain id of the model namespace `name` created by `owner` (the contract's `modelIdOf`). Every
+ * account has its own namespace for every name, so nobody can take a name (or a pending digest) from
+ * another account: a verifier looks a model up under the owner it expects.
+ */
+export function modelIdOf(owner: string, name: string): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [owner, modelNameHash(name)]));
+}
+
+/** Whether two addresses are the same account (checksummed or not). */
+export const sameAddress = (a: string | null | undefined, b: string | null | undefined) =>
+  !!a && !!b && a.toLowerCase() === b.toLowerCase();
 
 /** Everything the chain knows about one version: storage plus its VersionRegistered/VersionRevoked logs. */
 export interface VersionRecord {
   digest: string;
   modelId: string;
+  /** The model namespace's current owner (who a verifier checks against). */
+  owner: string;
   parent: string | null;
   certificateHash: string | null;
   manifestCid: string;
+  /** The owner or maintainer that registered it. */
   registrant: string;
   /** Block time of registration, unix seconds. */
   registeredAt: number;
   revokedAt: number | null;
   revocationReason: string | null;
+  revoker: string | null;
   txHash: string;
   blockNumber: number;
 }
@@ -92,10 +110,23 @@ export class RegistryClient {
     return /^0x0{40}$/i.test(owner) ? null : owner;
   }
 
-  /** Creates the namespace when it does not exist (the signer becomes its owner). */
-  async ensureModel(modelId: string): Promise<TxResult | null> {
-    if ((await this.modelOwner(modelId)) !== null) return null;
-    return this.send("create the model namespace", () => this.contract.createModel(modelId));
+  async isMaintainer(modelId: string, account: string): Promise<boolean> {
+    return this.read("read the maintainers", () => this.contract.isMaintainer(modelId, account));
+  }
+
+  /** The signer's address (writes only). */
+  async signerAddress(): Promise<string> {
+    const runner = this.contract.runner as { getAddress?: () => Promise<string> } | null;
+    if (!runner?.getAddress) throw new Error("RegistryClient has no signer");
+    return runner.getAddress();
+  }
+
+  /** Creates the signer's namespace `name` when it does not exist; returns its id. */
+  async ensureModel(name: string): Promise<{ modelId: string; created: TxResult | null }> {
+    const modelId = modelIdOf(await this.signerAddress(), name);
+    if ((await this.modelOwner(modelId)) !== null) return { modelId, created: null };
+    const created = await this.send("create the model namespace", () => this.contract.createModel(modelNameHash(name)));
+    return { modelId, created };
   }
 
   register(r: RegisterInput): Promise<TxResult> {
@@ -110,33 +141,37 @@ export class RegistryClient {
     );
   }
 
-  revoke(digest: string, reason: string): Promise<TxResult> {
-    return this.send("revoke the version", () => this.contract.revokeVersion(digest, reason));
+  revoke(modelId: string, digest: string, reason: string): Promise<TxResult> {
+    return this.send("revoke the version", () => this.contract.revokeVersion(modelId, digest, reason));
   }
 
-  /** Files a theft claim for `digest`; the claim id comes from the ClaimFiled log. */
+  /** Files a theft claim for `digest` of `modelId`; the claim id comes from the ClaimFiled log. */
   async fileClaim(
+    modelId: string,
     digest: string,
     suspectRef: string,
     evidenceCid: string,
     certificateHash: string,
   ): Promise<TxResult & { claimId: string }> {
     const tx = await this.send("file the claim", () =>
-      this.contract.fileClaim(digest, suspectRef, evidenceCid, certificateHash),
+      this.contract.fileClaim(modelId, digest, suspectRef, evidenceCid, certificateHash),
     );
-    const [log] = await this.logs("ClaimFiled", [null, digest], tx.blockNumber);
-    return { ...tx, claimId: String(log?.args[2] ?? "") };
+    const logs = await this.logs("ClaimFiled", [modelId, digest], tx.blockNumber);
+    const log = logs.find((l) => l.transactionHash === tx.txHash);
+    return { ...tx, claimId: String(log?.args[3] ?? "") };
   }
 
   anchorBatch(root: string, count: number, manifestCid: string): Promise<TxResult> {
     return this.send("anchor the batch", () => this.contract.anchorBatch(root, count, manifestCid));
   }
 
-  async getBatch(root: string): Promise<{ anchoredAt: number; anchorer: string; count: number } | null> {
-    const b = await this.read("read the batch", () => this.contract.getBatch(root));
-    return b.anchoredAt === 0n
-      ? null
-      : { anchoredAt: Number(b.anchoredAt), anchorer: b.anchorer, count: Number(b.count) };
+  /** `anchorer`'s anchor of `root` (each account anchors into its own keyspace), or null. */
+  async getBatch(
+    anchorer: string,
+    root: string,
+  ): Promise<{ anchoredAt: number; anchorer: string; count: number } | null> {
+    const b = await this.read("read the batch", () => this.contract.getBatch(anchorer, root));
+    return b.anchoredAt === 0n ? null : { anchoredAt: Number(b.anchoredAt), anchorer, count: Number(b.count) };
   }
 
   /** Every batch anchor's root, anchorer, label (its manifestCid argument) and block. */
@@ -149,15 +184,15 @@ export class RegistryClient {
     }));
   }
 
-  verifyBatchRecord(root: string, leaf: string, proof: string[]): Promise<boolean> {
-    return this.read("verify the batch proof", () => this.contract.verifyBatchRecord(root, leaf, proof));
+  verifyBatchRecord(anchorer: string, root: string, leaf: string, proof: string[]): Promise<boolean> {
+    return this.read("verify the batch proof", () => this.contract.verifyBatchRecord(anchorer, root, leaf, proof));
   }
 
-  /** The full record of `digest`, or null if it was never registered. */
-  async version(digest: string): Promise<VersionRecord | null> {
-    const v = await this.read("look up the version", () => this.contract.getVersion(digest));
+  /** The full record of `digest` in namespace `modelId`, or null if it was never registered there. */
+  async version(modelId: string, digest: string): Promise<VersionRecord | null> {
+    const v = await this.read("look up the version", () => this.contract.getVersion(modelId, digest));
     if (v.registeredAt === 0n) return null;
-    const [registered] = await this.logs("VersionRegistered", [null, digest]);
+    const [registered] = await this.logs("VersionRegistered", [modelId, digest]);
     if (!registered) {
       throw new ProvmarkError(
         "CHAIN_RPC_ERROR",
@@ -165,27 +200,59 @@ export class RegistryClient {
         { hints: ["The node may prune old logs; use an archive node or one that serves eth_getLogs fully."] },
       );
     }
-    const revoked = v.revokedAt === 0n ? null : ((await this.logs("VersionRevoked", [digest]))[0] ?? null);
-    return toRecord(registered, revoked);
+    const revoked = v.revokedAt === 0n ? null : ((await this.logs("VersionRevoked", [modelId, digest]))[0] ?? null);
+    return toRecord(registered, revoked, v.owner);
   }
 
-  /** Every version of a model in registration order, with revocations. */
+  /**
+   * Every namespace's registration of `digest`, oldest first. Anyone can register any digest in their
+   * own namespace (a copy of a release proves nothing about its owner), so callers pick by owner.
+   */
+  async registrations(digest: string): Promise<VersionRecord[]> {
+    const models = [...new Set((await this.logs("VersionRegistered", [null, digest])).map((l) => String(l.args[0])))];
+    const out: VersionRecord[] = [];
+    for (const modelId of models) {
+      const rec = await this.version(modelId, digest);
+      if (rec) out.push(rec);
+    }
+    return out;
+  }
+
+  /** The registrations of `digest` in namespaces `account` owns or maintains (for revoke and claims). */
+  async registrationsManagedBy(digest: string, account: string): Promise<VersionRecord[]> {
+    const out: VersionRecord[] = [];
+    for (const rec of await this.registrations(digest)) {
+      if (sameAddress(rec.owner, account) || (await this.isMaintainer(rec.modelId, account))) out.push(rec);
+    }
+    return out;
+  }
+
+  /** Every namespace called `name`, whoever created it (ModelCreated logs by the name's hash). */
+  async modelsNamed(name: string): Promise<{ modelId: string; creator: string }[]> {
+    return (await this.logs("ModelCreated", [null, null, modelNameHash(name)])).map((l) => ({
+      modelId: String(l.args[0]),
+      creator: String(l.args[1]),
+    }));
+  }
+
+  /** Every version of a model in registration order, with revocations (both found by the model's topic). */
   async versionsOf(modelId: string): Promise<VersionRecord[]> {
     const registered = await this.logs("VersionRegistered", [modelId]);
     if (registered.length === 0) return [];
+    const owner = (await this.modelOwner(modelId)) ?? "";
     const revocations = new Map<string, EventLog>();
-    for (const log of await this.logs("VersionRevoked", [])) revocations.set(String(log.args[0]), log);
-    return registered.map((log) => toRecord(log, revocations.get(String(log.args[1])) ?? null));
+    for (const log of await this.logs("VersionRevoked", [modelId])) revocations.set(String(log.args[1]), log);
+    return registered.map((log) => toRecord(log, revocations.get(String(log.args[1])) ?? null, owner));
   }
 
-  /** `digest` and its ancestors up to the root version (first element is `digest` itself). */
-  async lineage(digest: string): Promise<VersionRecord[]> {
+  /** `digest` of `modelId` and its ancestors up to the root version (first element is `digest` itself). */
+  async lineage(modelId: string, digest: string): Promise<VersionRecord[]> {
     const chain: VersionRecord[] = [];
     const seen = new Set<string>();
     let next: string | null = digest;
     while (next !== null && !seen.has(next)) {
       seen.add(next);
-      const rec = await this.version(next);
+      const rec = await this.version(modelId, next);
       if (!rec) break;
       chain.push(rec);
       next = rec.parent;
@@ -194,7 +261,7 @@ export class RegistryClient {
   }
 
   private async logs(
-    event: "VersionRegistered" | "VersionRevoked" | "ClaimFiled" | "BatchAnchored",
+    event: "ModelCreated" | "VersionRegistered" | "VersionRevoked" | "ClaimFiled" | "BatchAnchored",
     topics: (string | null)[],
     fromBlock = this.fromBlock,
   ): Promise<EventLog[]> {
@@ -255,18 +322,20 @@ export class RegistryClient {
   }
 }
 
-function toRecord(registered: EventLog, revoked: EventLog | null): VersionRecord {
+function toRecord(registered: EventLog, revoked: EventLog | null, owner: string): VersionRecord {
   const [modelId, digest, parent, certificateHash, manifestCid, registrant, registeredAt] = registered.args;
   return {
     digest: String(digest),
     modelId: String(modelId),
+    owner,
     parent: parent === ZERO32 ? null : String(parent),
     certificateHash: certificateHash === ZERO32 ? null : String(certificateHash),
     manifestCid: String(manifestCid),
     registrant: String(registrant),
     registeredAt: Number(registeredAt),
-    revokedAt: revoked ? Number(revoked.args[2]) : null,
-    revocationReason: revoked ? String(revoked.args[1]) : null,
+    revokedAt: revoked ? Number(revoked.args[4]) : null,
+    revocationReason: revoked ? String(revoked.args[3]) : null,
+    revoker: revoked ? String(revoked.args[2]) : null,
     txHash: registered.transactionHash,
     blockNumber: registered.blockNumber,
   };

@@ -27,6 +27,8 @@ export interface BatchDocument {
   schema: "provmark/batch/v1";
   root: string;
   count: number;
+  /** Owner of the namespaces the records' model ids name (modelId = modelIdOf(owner, name)). */
+  owner: string;
   createdAt: string;
   tool: string;
   leafEncoding: "keccak256(keccak256(abi.encode(modelId, digest, parent, certificateHash)))";
@@ -67,8 +69,16 @@ export async function readManifests(paths: readonly string[]): Promise<ReleaseMa
   return out;
 }
 
-/** Builds the Merkle tree of a batch (pure: no chain, no IPFS); manifest CIDs are supplied. */
-export function buildBatch(manifests: readonly ReleaseManifest[], cids: readonly string[], now: Date): BatchDocument {
+/**
+ * Builds the Merkle tree of a batch (pure: no chain, no IPFS); manifest CIDs are supplied. The records'
+ * model ids are `owner`'s namespaces, so a copied batch still names the owner's models.
+ */
+export function buildBatch(
+  manifests: readonly ReleaseManifest[],
+  cids: readonly string[],
+  now: Date,
+  owner: string,
+): BatchDocument {
   if (manifests.length === 0) throw new ProvmarkError("USAGE", "batch-anchor needs at least one manifest");
   const seen = new Set<string>();
   for (const m of manifests) {
@@ -81,7 +91,7 @@ export function buildBatch(manifests: readonly ReleaseManifest[], cids: readonly
   }
   const values = manifests.map(
     (m) =>
-      [modelIdOf(m.name), hex32(m.model.filesDigest), hex32(m.parent), hex32(m.certificate?.hash ?? null)] as [
+      [modelIdOf(owner, m.name), hex32(m.model.filesDigest), hex32(m.parent), hex32(m.certificate?.hash ?? null)] as [
         string,
         string,
         string,
@@ -93,6 +103,7 @@ export function buildBatch(manifests: readonly ReleaseManifest[], cids: readonly
     schema: "provmark/batch/v1",
     root: tree.root,
     count: manifests.length,
+    owner,
     createdAt: now.toISOString(),
     tool: `provmark ${VERSION}`,
     leafEncoding: "keccak256(keccak256(abi.encode(modelId, digest, parent, certificateHash)))",
@@ -111,24 +122,25 @@ export function buildBatch(manifests: readonly ReleaseManifest[], cids: readonly
 /** Stores the manifests and the batch document in IPFS, then anchors the root on chain (one transaction). */
 export async function anchorManifests(
   paths: readonly string[],
-  o: { ledger: Omit<LedgerOptions, "access">; store: StoreSettings; now?: Date },
+  o: { ledger: Omit<LedgerOptions, "access">; store: StoreSettings; now?: Date; owner?: string | null },
 ): Promise<BatchResult> {
   const manifests = await readManifests(paths);
-  const { openStore } = await import("../store/open-store.js");
-  const store = await openStore(o.store);
-  let doc: BatchDocument;
-  let batchCid: string;
-  try {
-    const cids: string[] = [];
-    for (const m of manifests) cids.push((await store.addBytes(manifestBytes(m))).cid);
-    doc = buildBatch(manifests, cids, o.now ?? new Date());
-    batchCid = (await store.addBytes(new TextEncoder().encode(canonicalJson(doc)))).cid;
-  } finally {
-    await store.close();
-  }
   const ledger = await openLedger({ ...o.ledger, access: "write" });
   try {
     const registry = requireRegistry(ledger);
+    const owner = o.owner ?? (await registry.signerAddress());
+    const { openStore } = await import("../store/open-store.js");
+    const store = await openStore(o.store);
+    let doc: BatchDocument;
+    let batchCid: string;
+    try {
+      const cids: string[] = [];
+      for (const m of manifests) cids.push((await store.addBytes(manifestBytes(m))).cid);
+      doc = buildBatch(manifests, cids, o.now ?? new Date(), owner);
+      batchCid = (await store.addBytes(new TextEncoder().encode(canonicalJson(doc)))).cid;
+    } finally {
+      await store.close();
+    }
     const tx = await registry.anchorBatch(doc.root, doc.count, batchCid);
     return {
       root: doc.root,

@@ -2,7 +2,7 @@ import { settings } from "../config.js";
 import { parseManifest, type ReleaseManifest } from "../core/release-manifest.js";
 import { ProvmarkError } from "../errors.js";
 import { type LedgerOptions, openLedger } from "../ledger/open-ledger.js";
-import { toBytes32, type VersionRecord } from "../ledger/registry-client.js";
+import { sameAddress, toBytes32, type VersionRecord } from "../ledger/registry-client.js";
 import { hashModel } from "../model/hash-model.js";
 import type { StoreSettings } from "../store/open-store.js";
 
@@ -14,6 +14,10 @@ export interface CheckResult {
   digest: string;
   weightsDigest: string | null;
   record: VersionRecord | null;
+  /** The owner the record was checked against; null: none was given, `record` is the oldest registration. */
+  expectedOwner: string | null;
+  /** Registrations of the same digest in other namespaces (copies by anyone; never trusted). */
+  others: VersionRecord[];
   /** The version and its ancestors, newest first (empty when unregistered). */
   lineage: VersionRecord[];
   chainId: string;
@@ -24,19 +28,23 @@ export interface CheckResult {
 }
 
 /**
- * Hashes `dir` and looks its files digest up in the registry. With `manifestFrom`, also fetches the
- * version's manifest from IPFS and checks that it names this digest, parent and certificate hash.
+ * Hashes `dir` and looks its files digest up in the registry: in the namespaces owned by
+ * `expectedOwner`, else (unchecked) the oldest registration anywhere. With `manifestFrom`, also fetches
+ * the version's manifest from IPFS and checks that it names this digest, parent and certificate hash.
  */
 export async function checkModel(
   dir: string,
   ledgerOptions: Omit<LedgerOptions, "access">,
   manifestFrom?: StoreSettings,
+  expectedOwner: string | null = null,
 ): Promise<CheckResult> {
   const hash = await hashModel(dir);
   const ledger = await openLedger({ ...ledgerOptions, access: "read" });
   try {
     const digest = toBytes32(hash.filesDigest);
-    const lineage = ledger.registry ? await ledger.registry.lineage(digest) : [];
+    const all = ledger.registry ? await ledger.registry.registrations(digest) : [];
+    const chosen = expectedOwner === null ? all[0] : all.find((r) => sameAddress(r.owner, expectedOwner));
+    const lineage = chosen && ledger.registry ? await ledger.registry.lineage(chosen.modelId, digest) : [];
     const record = lineage[0] ?? null;
     const manifest = record && manifestFrom ? await fetchManifest(record, manifestFrom) : null;
     return {
@@ -44,6 +52,8 @@ export async function checkModel(
       digest: hash.filesDigest,
       weightsDigest: hash.weightsDigest,
       record,
+      expectedOwner,
+      others: all.filter((r) => r.modelId !== record?.modelId),
       lineage,
       chainId: ledger.chainId.toString(),
       contract: ledger.registry?.address ?? null,
@@ -98,6 +108,11 @@ export interface AssertRegisteredOptions {
   registry?: string;
   /** Accept a revoked version (default false: revoked models are refused). */
   allowRevoked?: boolean;
+  /**
+   * The address whose release this must be (default PROVMARK_OWNER). Without one, any account's
+   * registration of these files passes, and a warning says so: anyone can register a copy.
+   */
+  owner?: string;
 }
 
 /**
@@ -105,21 +120,26 @@ export interface AssertRegisteredOptions {
  * throws MODEL_UNREGISTERED or MODEL_REVOKED otherwise, so an application can refuse to load it.
  *
  * @example
- * await assertRegistered("./models/classifier");
+ * await assertRegistered("./models/classifier", { owner: "0xPublisherAddress" });
  * const model = await tf.loadLayersModel("file://./models/classifier/model.json");
  */
 export async function assertRegistered(dir: string, options: AssertRegisteredOptions = {}): Promise<VersionRecord> {
   const s = settings(options.dataDir ? { dataDir: options.dataDir } : {});
   const registry = options.registry ?? process.env.PROVMARK_REGISTRY;
-  const result = await checkModel(dir, {
-    dataDir: s.dataDir,
-    rpcUrl: options.rpcUrl ?? s.chain.rpcUrl,
-    ...(registry ? { registry } : {}),
-  });
+  const owner = options.owner ?? (process.env.PROVMARK_OWNER || null);
+  const result = await checkModel(
+    dir,
+    { dataDir: s.dataDir, rpcUrl: options.rpcUrl ?? s.chain.rpcUrl, ...(registry ? { registry } : {}) },
+    undefined,
+    owner,
+  );
   if (result.record === null) {
+    const byOthers = result.others.map((r) => r.owner).join(", ");
     throw new ProvmarkError(
       "MODEL_UNREGISTERED",
-      `${dir} (files digest ${result.digest}) is not a registered release on ${result.rpc}`,
+      owner !== null && byOthers
+        ? `${dir} (files digest ${result.digest}) is not registered by ${owner} on ${result.rpc}, only by ${byOthers}`
+        : `${dir} (files digest ${result.digest}) is not a registered release on ${result.rpc}`,
       {
         subject: dir,
         hints: [
@@ -128,6 +148,12 @@ export async function assertRegistered(dir: string, options: AssertRegisteredOpt
         ],
       },
     );
+  }
+  if (owner === null) {
+    process.emitWarning(`${dir}: registered by ${result.record.owner} — not checked against an expected owner`, {
+      code: "PROVMARK_OWNER_UNCHECKED",
+      detail: "Pass { owner } (or set PROVMARK_OWNER): anyone can register a copy of a release under their own name.",
+    });
   }
   if (result.record.revokedAt !== null && !options.allowRevoked) {
     throw new ProvmarkError(

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { manifestBytes, type ReleaseManifest } from "../core/release-manifest.js";
 import { ProvmarkError } from "../errors.js";
 import { type Ledger, type LedgerOptions, openLedger } from "../ledger/open-ledger.js";
-import { modelIdOf, toBytes32 } from "../ledger/registry-client.js";
+import { modelIdOf, sameAddress, toBytes32 } from "../ledger/registry-client.js";
 import type { StoreSettings } from "../store/open-store.js";
 import type { ImportProfileName } from "../store/profiles.js";
 import { IMPORT_PROFILES } from "../store/profiles.js";
@@ -17,6 +17,8 @@ export interface RegisterOptions extends ManifestInput {
   /** With upload: seal each file in an AES-256-GCM envelope under this key first. */
   envelopeKey?: Uint8Array | undefined;
   onStage?: (stage: string) => void;
+  /** Owner of the namespace to register in (default: the signer; a maintainer names the owner). */
+  owner?: string | null;
 }
 
 export interface RegisterResult {
@@ -25,6 +27,8 @@ export interface RegisterResult {
   name: string;
   version: string;
   modelId: string;
+  /** Owner of the namespace the version went into (its id derives from this address and the name). */
+  owner: string;
   parent: string | null;
   certificateHash: string | null;
   manifestCid: string;
@@ -37,6 +41,8 @@ export interface RegisterResult {
   registrant: string;
   /** Present when the model namespace was created by this registration. */
   modelCreatedTx: string | null;
+  /** Other namespaces holding the same digest (copies, e.g. a front-runner's): they do not affect this one. */
+  alsoRegisteredBy: { owner: string; modelId: string; registeredAt: number }[];
   manifest: ReleaseManifest;
 }
 
@@ -53,11 +59,14 @@ export async function registerRelease(o: RegisterOptions): Promise<RegisterResul
   const ledger = await openLedger({ ...o.ledger, access: "write" });
   try {
     const registry = requireRegistry(ledger);
-    const existing = await registry.version(digest);
+    const signer = await registry.signerAddress();
+    const owner = o.owner ?? signer;
+    const modelId = modelIdOf(owner, manifest.name);
+    const existing = await registry.version(modelId, digest);
     if (existing) {
       throw new ProvmarkError(
         "REGISTRY_DUPLICATE_DIGEST",
-        `${o.model} (digest ${manifest.model.filesDigest}) is registered already, since ${new Date(existing.registeredAt * 1000).toISOString()}`,
+        `${o.model} (digest ${manifest.model.filesDigest}) is registered already in ${owner}'s model ${manifest.name}, since ${new Date(existing.registeredAt * 1000).toISOString()}`,
         { subject: o.model, hints: [`\`provmark history ${manifest.model.filesDigest}\` shows the record.`] },
       );
     }
@@ -82,9 +91,9 @@ export async function registerRelease(o: RegisterOptions): Promise<RegisterResul
     } finally {
       await store.close();
     }
-    const modelId = modelIdOf(manifest.name);
     o.onStage?.("registering on chain");
-    const created = await registry.ensureModel(modelId);
+    // A maintainer writes into an existing namespace of the owner's; only the owner creates one.
+    const created = sameAddress(owner, signer) ? (await registry.ensureModel(manifest.name)).created : null;
     const tx = await registry.register({
       modelId,
       digest,
@@ -98,6 +107,7 @@ export async function registerRelease(o: RegisterOptions): Promise<RegisterResul
       name: manifest.name,
       version: manifest.version,
       modelId,
+      owner,
       parent: manifest.parent,
       certificateHash: manifest.certificate?.hash ?? null,
       manifestCid,
@@ -109,6 +119,9 @@ export async function registerRelease(o: RegisterOptions): Promise<RegisterResul
       rpc: ledger.rpc,
       registrant: ledger.signer ?? "",
       modelCreatedTx: created?.txHash ?? null,
+      alsoRegisteredBy: (await registry.registrations(digest))
+        .filter((r) => r.modelId !== modelId)
+        .map((r) => ({ owner: r.owner, modelId: r.modelId, registeredAt: r.registeredAt })),
       manifest,
     };
   } finally {

@@ -116,6 +116,38 @@ describe("register → history → check on the embedded chain, across processes
     expect(JSON.parse(unknown.stdout).found).toBe(false);
   });
 
+  it("a copier registering the same files under its own account changes nothing for check --owner", async () => {
+    const { Wallet } = await import("ethers");
+    const { DEV_ACCOUNT_KEYS } = await import("../../src/ledger/embedded/index.js");
+    const owner = new Wallet(DEV_ACCOUNT_KEYS[0] as string).address;
+    const copier = new Wallet(DEV_ACCOUNT_KEYS[2] as string);
+    const copy = await provmark(["--data-dir", home, "register", "--model", child, "--name", "demo-model", "--json"], {
+      env: { PROVMARK_RPC_URL: "", PROVMARK_IPFS_API: "", PROVMARK_PRIVATE_KEY: copier.privateKey },
+    });
+    expect(copy.code, copy.stdout + copy.stderr).toBe(0);
+    expect(JSON.parse(copy.stdout)).toMatchObject({ owner: copier.address, digest: childDigest });
+    expect(JSON.parse(copy.stdout).alsoRegisteredBy.map((x: { owner: string }) => x.owner)).toEqual([owner]);
+
+    const mine = JSON.parse((await run(["check", child, "--owner", owner])).stdout);
+    expect(mine).toMatchObject({ status: "registered", owner, ownerChecked: true });
+    expect(mine.alsoRegisteredBy.map((x: { owner: string }) => x.owner)).toEqual([copier.address]);
+    expect(mine.lineage.map((v: { digest: string }) => v.digest)).toEqual([childDigest, baseDigest]);
+    const theirs = JSON.parse((await run(["check", child, "--owner", copier.address])).stdout);
+    expect(theirs).toMatchObject({ status: "registered", owner: copier.address, ownerChecked: true });
+    // without --owner: the oldest registration, said loudly to be unchecked
+    const text = await provmark(["--data-dir", home, "check", child], {
+      env: { PROVMARK_RPC_URL: "", PROVMARK_IPFS_API: "" },
+    });
+    expect(text.stdout).toContain(`registered by ${owner} — not checked against an expected owner`);
+    const nobody = await run(["check", base, "--owner", copier.address]);
+    expect(nobody.code).toBe(5);
+    const both = JSON.parse((await run(["history", "demo-model"])).stdout);
+    expect(both.namespaces.map((n: { owner: string }) => n.owner)).toEqual([owner, copier.address]);
+    const one = JSON.parse((await run(["history", "demo-model", "--owner", owner])).stdout);
+    expect(one.versions.map((v: { digest: string }) => v.digest)).toEqual([baseDigest, childDigest]);
+    expect((await assertRegistered(child, { dataDir: home, rpcUrl: "", owner })).owner).toBe(owner);
+  });
+
   it("check: registered (0), modified (5), revoked (6); the runtime guard agrees", async () => {
     const ok = await run(["check", child]);
     expect(ok.code).toBe(0);
@@ -239,5 +271,14 @@ describe("register → history → check on the embedded chain, across processes
     const invalid = await run(["batch-anchor", junk]);
     expect(invalid.code).toBe(2);
     expect(JSON.parse(invalid.stdout).error.code).toBe("MANIFEST_INVALID");
+  });
+});
+
+describe("provmark chain", () => {
+  it("refuses a non-loopback --host without --allow-remote, before opening anything", async () => {
+    const r = await provmark(["--data-dir", await tempDir(), "chain", "--host", "0.0.0.0", "--port", "0", "--json"]);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: "USAGE" });
+    expect(JSON.parse(r.stdout).error.message).toContain("not a loopback address");
   });
 });

@@ -39,14 +39,17 @@ beforeAll(async () => {
     HardhatEthersSigner,
     HardhatEthersSigner,
   ];
+  MODEL = modelIdOf(owner.address, NAME);
+  OTHER_MODEL = modelIdOf(attacker.address, OTHER_NAME);
 });
 afterAll(async () => {
   await conn.close();
 });
 
 const ZERO = `0x${"00".repeat(32)}`;
-const MODEL = labelHash("provmark/mnist-mlp");
-const OTHER_MODEL = labelHash("someone-else/resnet");
+const ZERO20 = `0x${"00".repeat(20)}`;
+const NAME = labelHash("provmark/model/v1:mnist-mlp");
+const OTHER_NAME = labelHash("provmark/model/v1:resnet");
 const V1 = labelHash("weights digest v1");
 const V2 = labelHash("weights digest v2");
 const V3 = labelHash("weights digest v3");
@@ -54,6 +57,14 @@ const CERT1 = labelHash("certificate v1");
 const CERT2 = labelHash("certificate v2");
 const CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
 const abi = AbiCoder.defaultAbiCoder();
+/** The namespace `creator` gets for `nameHash`: the contract's modelIdOf. */
+const modelIdOf = (creator: string, nameHash: string) =>
+  keccak256(abi.encode(["address", "bytes32"], [creator, nameHash]));
+/** What storage keeps of a certificate hash: 160 bits of its hash. */
+const tag = (certificateHash: string) => keccak256(abi.encode(["bytes32"], [certificateHash])).slice(0, 42);
+/** owner's NAME namespace and attacker's OTHER_NAME namespace. */
+let MODEL: string;
+let OTHER_MODEL: string;
 
 type Call = (...args: unknown[]) => Promise<ContractTransactionResponse>;
 /** `c.<name>(...args)` sent by `from`. */
@@ -91,8 +102,8 @@ async function expectRevert(c: Contract, p: Promise<unknown>, name: string, args
 /** A fresh registry with MODEL owned by `owner` and OTHER_MODEL owned by `attacker`. */
 async function deploy(): Promise<Contract> {
   const c = await conn.ethers.deployContract("ProvenanceRegistry");
-  await mined(tx(c, owner, "createModel")(MODEL));
-  await mined(tx(c, attacker, "createModel")(OTHER_MODEL));
+  await mined(tx(c, owner, "createModel")(NAME));
+  await mined(tx(c, attacker, "createModel")(OTHER_NAME));
   return c;
 }
 
@@ -103,17 +114,19 @@ describe("ProvenanceRegistry: models and versions", () => {
   it("creates a model, registers v1 (root) and v2 (child of v1), and stores and logs the lineage", async () => {
     const c = await deploy();
     expect(await view(c, "modelOwner")(MODEL)).toBe(owner.address);
+    expect(await view(c, "modelIdOf")(owner.address, NAME)).toBe(MODEL);
     expect(await view(c, "modelOwner")(labelHash("nope"))).toBe(ZeroAddress);
-    await expectRevert(c, tx(c, attacker, "createModel")(MODEL), "ModelExists", [MODEL]);
-    await expectRevert(c, tx(c, owner, "createModel")(ZERO), "ZeroModelId");
+    await expectRevert(c, tx(c, owner, "createModel")(NAME), "ModelExists", [MODEL]);
+    await expectRevert(c, tx(c, owner, "createModel")(ZERO), "ZeroName");
 
     const r1 = await mined(tx(c, owner, "registerVersion")(MODEL, V1, ZERO, CERT1, CID));
     const r2 = await mined(tx(c, owner, "registerVersion")(MODEL, V2, V1, CERT2, `${CID}-v2`));
     expect(r2.timestamp).toBeGreaterThan(r1.timestamp);
 
-    expect([...(await view(c, "getVersion")(V1))]).toEqual([MODEL, owner.address, r1.timestamp, 0n]);
-    expect([...(await view(c, "getVersion")(V2))]).toEqual([MODEL, owner.address, r2.timestamp, 0n]);
-    expect([...(await view(c, "getVersion")(V3))]).toEqual([ZERO, ZeroAddress, 0n, 0n]);
+    expect([...(await view(c, "getVersion")(MODEL, V1))]).toEqual([owner.address, r1.timestamp, 0n, tag(CERT1)]);
+    expect([...(await view(c, "getVersion")(MODEL, V2))]).toEqual([owner.address, r2.timestamp, 0n, tag(CERT2)]);
+    expect([...(await view(c, "getVersion")(MODEL, V3))]).toEqual([ZeroAddress, 0n, 0n, ZERO20]);
+    expect([...(await view(c, "getVersion")(OTHER_MODEL, V1))]).toEqual([ZeroAddress, 0n, 0n, ZERO20]);
 
     const [e1] = eventsOf(c, r1.receipt.logs, "VersionRegistered");
     const [e2] = eventsOf(c, r2.receipt.logs, "VersionRegistered");
@@ -143,27 +156,27 @@ describe("ProvenanceRegistry: models and versions", () => {
     expect(ofV2.map((l) => ("args" in l ? l.args.parent : undefined))).toEqual([V1]);
   });
 
-  it("rejects the zero digest, unknown models, duplicates, unknown/foreign/revoked parents", async () => {
+  it("rejects the zero digest, unknown models, duplicates (per namespace), unknown/foreign/revoked parents", async () => {
     const c = await deploy();
     await expectRevert(c, register(c, owner, ZERO), "ZeroDigest");
     await expectRevert(c, register(c, owner, V1, ZERO, labelHash("no such model")), "UnknownModel", [
       labelHash("no such model"),
     ]);
     const { timestamp } = await mined(register(c, owner, V1));
-    await expectRevert(c, register(c, owner, V1), "DuplicateDigest", [V1, timestamp]);
-    // A digest is unique across the whole registry, not per model.
-    await expectRevert(c, register(c, attacker, V1, ZERO, OTHER_MODEL), "DuplicateDigest", [V1, timestamp]);
+    await expectRevert(c, register(c, owner, V1), "DuplicateDigest", [MODEL, V1, timestamp]);
     await expectRevert(c, register(c, owner, V2, V3), "UnknownParent", [V3]);
     await expectRevert(c, register(c, owner, V2, V2), "UnknownParent", [V2]);
 
+    // A parent is looked up in the version's own namespace: another model's version is unknown there.
     await mined(register(c, attacker, V3, ZERO, OTHER_MODEL));
-    await expectRevert(c, register(c, owner, V2, V3), "ParentOfOtherModel", [V3]);
-    await expectRevert(c, register(c, attacker, V2, V1, OTHER_MODEL), "ParentOfOtherModel", [V1]);
+    await expectRevert(c, register(c, owner, V2, V3), "UnknownParent", [V3]);
+    await expectRevert(c, register(c, attacker, V2, V1, OTHER_MODEL), "UnknownParent", [V1]);
 
-    await mined(tx(c, owner, "revokeVersion")(V1, "leaked"));
+    await mined(tx(c, owner, "revokeVersion")(MODEL, V1, "leaked"));
     await expectRevert(c, register(c, owner, V2, V1), "RevokedParent", [V1]);
     // None of the failures above wrote anything.
-    expect((await view(c, "getVersion")(V2))[2]).toBe(0n);
+    expect((await view(c, "getVersion")(MODEL, V2))[1]).toBe(0n);
+    expect((await view(c, "getVersion")(OTHER_MODEL, V2))[1]).toBe(0n);
   });
 
   it("only the owner or a maintainer registers; a maintainer loses the right when revoked", async () => {
@@ -185,7 +198,8 @@ describe("ProvenanceRegistry: models and versions", () => {
     expect(await view(c, "isMaintainer")(MODEL, maintainer.address)).toBe(true);
     expect(await view(c, "isMaintainer")(OTHER_MODEL, maintainer.address)).toBe(false);
     const r = await mined(register(c, maintainer, V1));
-    expect([...(await view(c, "getVersion")(V1))]).toEqual([MODEL, maintainer.address, r.timestamp, 0n]);
+    expect([...(await view(c, "getVersion")(MODEL, V1))]).toEqual([owner.address, r.timestamp, 0n, tag(CERT1)]);
+    expect(eventsOf(c, r.receipt.logs, "VersionRegistered")[0]?.args.registrant).toBe(maintainer.address);
     // A maintainer of MODEL has no rights on OTHER_MODEL.
     await expectRevert(c, register(c, maintainer, V2, ZERO, OTHER_MODEL), "NotAuthorized", [
       OTHER_MODEL,
@@ -205,20 +219,42 @@ describe("ProvenanceRegistry: models and versions", () => {
   it("revokes once, never deletes, and only for the model's owner or maintainers", async () => {
     const c = await deploy();
     const reg = await mined(register(c, owner, V1));
-    await expectRevert(c, tx(c, attacker, "revokeVersion")(V1, "mine now"), "NotAuthorized", [MODEL, attacker.address]);
-    await expectRevert(c, tx(c, owner, "revokeVersion")(V2, "x"), "UnknownVersion", [V2]);
+    await expectRevert(c, tx(c, attacker, "revokeVersion")(MODEL, V1, "mine now"), "NotAuthorized", [
+      MODEL,
+      attacker.address,
+    ]);
+    await expectRevert(c, tx(c, owner, "revokeVersion")(MODEL, V2, "x"), "UnknownVersion", [MODEL, V2]);
+    await expectRevert(c, tx(c, attacker, "revokeVersion")(OTHER_MODEL, V1, "x"), "UnknownVersion", [OTHER_MODEL, V1]);
 
     await mined(tx(c, owner, "setMaintainer")(MODEL, maintainer.address, true));
-    const rev = await mined(tx(c, maintainer, "revokeVersion")(V1, "weights leaked"));
+    const rev = await mined(tx(c, maintainer, "revokeVersion")(MODEL, V1, "weights leaked"));
     expect(eventsOf(c, rev.receipt.logs, "VersionRevoked")[0]?.args.toObject()).toEqual({
+      modelId: MODEL,
       digest: V1,
+      revoker: maintainer.address,
       reason: "weights leaked",
       revokedAt: rev.timestamp,
     });
-    expect([...(await view(c, "getVersion")(V1))]).toEqual([MODEL, owner.address, reg.timestamp, rev.timestamp]);
-    await expectRevert(c, tx(c, owner, "revokeVersion")(V1, "again"), "AlreadyRevoked", [V1, rev.timestamp]);
-    // Revoked stays registered: the digest can never be reused.
-    await expectRevert(c, register(c, owner, V1), "DuplicateDigest", [V1, reg.timestamp]);
+    expect([...(await view(c, "getVersion")(MODEL, V1))]).toEqual([
+      owner.address,
+      reg.timestamp,
+      rev.timestamp,
+      tag(CERT1),
+    ]);
+    await expectRevert(c, tx(c, owner, "revokeVersion")(MODEL, V1, "again"), "AlreadyRevoked", [
+      MODEL,
+      V1,
+      rev.timestamp,
+    ]);
+    // Revoked stays registered: the digest can never be reused in this namespace.
+    await expectRevert(c, register(c, owner, V1), "DuplicateDigest", [MODEL, V1, reg.timestamp]);
+    // A model's revocations are found by its id topic, without scanning every revocation.
+    await mined(register(c, attacker, V1, ZERO, OTHER_MODEL));
+    await mined(tx(c, attacker, "revokeVersion")(OTHER_MODEL, V1, "other model"));
+    const ofModel = await c.queryFilter(c.getEvent("VersionRevoked")(MODEL));
+    expect(ofModel.map((l) => ("args" in l ? l.args.reason : undefined))).toEqual(["weights leaked"]);
+    const byRevoker = await c.queryFilter(c.getEvent("VersionRevoked")(null, null, attacker.address));
+    expect(byRevoker.map((l) => ("args" in l ? l.args.modelId : undefined))).toEqual([OTHER_MODEL]);
   });
 
   it("transfers model ownership in two steps; the old owner and its maintainers lose their rights", async () => {
@@ -275,7 +311,7 @@ describe("ProvenanceRegistry: models and versions", () => {
       owner.address,
     ]);
     const r = await mined(register(c, newOwner, V1));
-    expect([...(await view(c, "getVersion")(V1))]).toEqual([MODEL, newOwner.address, r.timestamp, 0n]);
+    expect([...(await view(c, "getVersion")(MODEL, V1))]).toEqual([newOwner.address, r.timestamp, 0n, tag(CERT1)]);
 
     // A pending transfer can be cancelled by setting the zero address.
     await mined(tx(c, newOwner, "transferModelOwnership")(MODEL, attacker.address));
@@ -334,7 +370,7 @@ describe("ProvenanceRegistry: EIP-712 registration by signature", () => {
     expect(await view(c, "nonces")(owner.address)).toBe(0n);
     const r = await mined(submit(c, req, owner.address, sig));
     expect(r.receipt.from).toBe(relayer.address);
-    expect([...(await view(c, "getVersion")(V1))]).toEqual([MODEL, owner.address, r.timestamp, 0n]);
+    expect([...(await view(c, "getVersion")(MODEL, V1))]).toEqual([owner.address, r.timestamp, 0n, tag(CERT1)]);
     expect(eventsOf(c, r.receipt.logs, "VersionRegistered")[0]?.args.registrant).toBe(owner.address);
     expect(await view(c, "nonces")(owner.address)).toBe(1n);
 
@@ -385,7 +421,7 @@ describe("ProvenanceRegistry: EIP-712 registration by signature", () => {
     await expectRevert(c, submit(c, req, attacker.address, own), "NotAuthorized", [MODEL, attacker.address]);
     // The owner's untampered signature still works after all that.
     await mined(submit(c, req, owner.address, good));
-    expect((await view(c, "getVersion")(V2))[1]).toBe(owner.address);
+    expect((await view(c, "getVersion")(MODEL, V2))[1]).toBeGreaterThan(0n);
   });
 
   it("accepts ERC-1271 signatures from a contract wallet made maintainer", async () => {
@@ -402,7 +438,8 @@ describe("ProvenanceRegistry: EIP-712 registration by signature", () => {
     await expectRevert(c, submit(c, req, walletAddr, stranger), "InvalidSignature", [walletAddr]);
 
     const r = await mined(submit(c, req, walletAddr, sig));
-    expect([...(await view(c, "getVersion")(V1))]).toEqual([MODEL, walletAddr, r.timestamp, 0n]);
+    expect([...(await view(c, "getVersion")(MODEL, V1))]).toEqual([owner.address, r.timestamp, 0n, tag(CERT1)]);
+    expect(eventsOf(c, r.receipt.logs, "VersionRegistered")[0]?.args.registrant).toBe(walletAddr);
     expect(await view(c, "nonces")(walletAddr)).toBe(1n);
     await expectRevert(c, submit(c, req, walletAddr, sig), "InvalidSignature", [walletAddr]);
   });
@@ -417,7 +454,7 @@ describe("ProvenanceRegistry: EIP-712 registration by signature", () => {
     const forA = await sign(c, walletOwner, a, req);
     await expectRevert(c, submit(c, req, b, forA), "InvalidSignature", [b]);
     const r = await mined(submit(c, req, a, forA));
-    expect([...(await view(c, "getVersion")(V1))]).toEqual([MODEL, a, r.timestamp, 0n]);
+    expect(eventsOf(c, r.receipt.logs, "VersionRegistered")[0]?.args.registrant).toBe(a);
   });
 });
 
@@ -440,10 +477,12 @@ describe("ProvenanceRegistry: Merkle batch anchoring", () => {
     return { root: levels.at(-1)?.[0] as string, proof };
   }
 
+  // Leaves are built when the file loads, before the signers (and so MODEL) exist: any model id will do.
+  const BATCH_MODEL = modelIdOf("0x000000000000000000000000000000000000b0b0", NAME);
   const records = Array.from({ length: 1024 }, (_, i) => {
     const digest = labelHash(`batch version ${i}`);
     const parent = i === 0 ? ZERO : labelHash(`batch version ${i - 1}`);
-    return [MODEL, digest, parent, labelHash(`batch certificate ${i}`)] as const;
+    return [BATCH_MODEL, digest, parent, labelHash(`batch certificate ${i}`)] as const;
   });
   const leaves = records.map(leafOf);
   const tree = buildTree(leaves);
@@ -452,7 +491,7 @@ describe("ProvenanceRegistry: Merkle batch anchoring", () => {
     const c = await deploy();
     expect(await view(c, "batchLeaf")(...(records[7] ?? []))).toBe(leaves[7]);
     // Before anchoring, even a correct proof does not verify.
-    expect(await view(c, "verifyBatchRecord")(tree.root, leaves[0], tree.proof(0))).toBe(false);
+    expect(await view(c, "verifyBatchRecord")(attacker.address, tree.root, leaves[0], tree.proof(0))).toBe(false);
 
     const r = await mined(tx(c, attacker, "anchorBatch")(tree.root, 1024, CID));
     expect(eventsOf(c, r.receipt.logs, "BatchAnchored")[0]?.args.toObject()).toEqual({
@@ -462,47 +501,57 @@ describe("ProvenanceRegistry: Merkle batch anchoring", () => {
       manifestCid: CID,
       anchoredAt: r.timestamp,
     });
-    expect([...(await view(c, "getBatch")(tree.root))]).toEqual([r.timestamp, attacker.address, 1024n]);
+    expect([...(await view(c, "getBatch")(attacker.address, tree.root))]).toEqual([r.timestamp, 1024n]);
+    expect([...(await view(c, "getBatch")(owner.address, tree.root))]).toEqual([0n, 0n]);
+    // Anchored by the attacker, not by the owner: a verifier asking about the owner's anchor gets false.
+    expect(await view(c, "verifyBatchRecord")(owner.address, tree.root, leaves[0], tree.proof(0))).toBe(false);
     expect(r.receipt.gasUsed).toBeLessThanOrEqual(1024n * 100n);
 
     for (const i of [0, 1, 2, 511, 512, 1022, 1023]) {
       expect(tree.proof(i)).toHaveLength(10);
-      expect(await view(c, "verifyBatchRecord")(tree.root, leaves[i], tree.proof(i))).toBe(true);
+      expect(await view(c, "verifyBatchRecord")(attacker.address, tree.root, leaves[i], tree.proof(i))).toBe(true);
     }
     // Tampered proof element, wrong leaf, a changed record field, a proof for another index, a short proof.
     const p5 = tree.proof(5);
     const tampered = [...p5.slice(0, 3), labelHash("evil"), ...p5.slice(4)];
-    expect(await view(c, "verifyBatchRecord")(tree.root, leaves[5], tampered)).toBe(false);
-    expect(await view(c, "verifyBatchRecord")(tree.root, leaves[6], p5)).toBe(false);
+    expect(await view(c, "verifyBatchRecord")(attacker.address, tree.root, leaves[5], tampered)).toBe(false);
+    expect(await view(c, "verifyBatchRecord")(attacker.address, tree.root, leaves[6], p5)).toBe(false);
     const [m, d, p] = records[5] ?? [];
     const forgedLeaf = leafOf([m ?? ZERO, d ?? ZERO, p ?? ZERO, labelHash("forged certificate")]);
-    expect(await view(c, "verifyBatchRecord")(tree.root, forgedLeaf, p5)).toBe(false);
-    expect(await view(c, "verifyBatchRecord")(tree.root, leaves[5], p5.slice(0, 9))).toBe(false);
+    expect(await view(c, "verifyBatchRecord")(attacker.address, tree.root, forgedLeaf, p5)).toBe(false);
+    expect(await view(c, "verifyBatchRecord")(attacker.address, tree.root, leaves[5], p5.slice(0, 9))).toBe(false);
     // The leaf encoding is the double hash: a single-hashed record does not verify.
     const singleHashed = keccak256(abi.encode(["bytes32", "bytes32", "bytes32", "bytes32"], records[5] ?? []));
-    expect(await view(c, "verifyBatchRecord")(tree.root, singleHashed, p5)).toBe(false);
+    expect(await view(c, "verifyBatchRecord")(attacker.address, tree.root, singleHashed, p5)).toBe(false);
 
-    await expectRevert(c, tx(c, owner, "anchorBatch")(tree.root, 1024, CID), "DuplicateBatch", [tree.root]);
+    await expectRevert(c, tx(c, attacker, "anchorBatch")(tree.root, 1024, CID), "DuplicateBatch", [
+      attacker.address,
+      tree.root,
+    ]);
     await expectRevert(c, tx(c, owner, "anchorBatch")(labelHash("r"), 0, CID), "EmptyBatch");
     await expectRevert(c, tx(c, owner, "anchorBatch")(ZERO, 1, CID), "ZeroRoot");
   });
 });
 
 describe("ProvenanceRegistry: claims", () => {
-  it("files claims for registered versions only, by the model's owner or maintainers", async () => {
+  it("files claims for registered versions only, by the model's owner or maintainers; the log names the filer", async () => {
     const c = await deploy();
     await mined(register(c, owner, V1));
-    await expectRevert(c, tx(c, owner, "fileClaim")(V2, "hf.co/thief/model", "bafyevidence", CERT1), "UnknownVersion", [
-      V2,
-    ]);
-    await expectRevert(c, tx(c, attacker, "fileClaim")(V1, "x", "y", CERT1), "NotAuthorized", [
+    await expectRevert(
+      c,
+      tx(c, owner, "fileClaim")(MODEL, V2, "hf.co/thief/model", "bafyevidence", CERT1),
+      "UnknownVersion",
+      [MODEL, V2],
+    );
+    await expectRevert(c, tx(c, attacker, "fileClaim")(MODEL, V1, "x", "y", CERT1), "NotAuthorized", [
       MODEL,
       attacker.address,
     ]);
-    const r1 = await mined(tx(c, owner, "fileClaim")(V1, "hf.co/thief/model", "bafyevidence", CERT1));
+    const r1 = await mined(tx(c, owner, "fileClaim")(MODEL, V1, "hf.co/thief/model", "bafyevidence", CERT1));
     expect(eventsOf(c, r1.receipt.logs, "ClaimFiled")[0]?.args.toObject()).toEqual({
       modelId: MODEL,
       digest: V1,
+      filer: owner.address,
       claimId: 1n,
       suspectRef: "hf.co/thief/model",
       evidenceCid: "bafyevidence",
@@ -510,9 +559,38 @@ describe("ProvenanceRegistry: claims", () => {
       filedAt: r1.timestamp,
     });
     await mined(tx(c, owner, "setMaintainer")(MODEL, maintainer.address, true));
-    const r2 = await mined(tx(c, maintainer, "fileClaim")(V1, "ipfs://suspect", "bafyother", CERT2));
-    expect(eventsOf(c, r2.receipt.logs, "ClaimFiled")[0]?.args.claimId).toBe(2n);
+    const r2 = await mined(tx(c, maintainer, "fileClaim")(MODEL, V1, "ipfs://suspect", "bafyother", CERT1));
+    expect(eventsOf(c, r2.receipt.logs, "ClaimFiled")[0]?.args.toObject()).toMatchObject({
+      claimId: 2n,
+      filer: maintainer.address,
+    });
     expect(await view(c, "claimCount")()).toBe(2n);
+    const byFiler = await c.queryFilter(c.getEvent("ClaimFiled")(null, null, maintainer.address));
+    expect(byFiler.map((l) => ("args" in l ? l.args.claimId : undefined))).toEqual([2n]);
+  });
+
+  it("refuses a claim citing a certificate other than the version's own", async () => {
+    const c = await deploy();
+    await mined(register(c, owner, V1)); // registered with CERT1
+    await expectRevert(c, tx(c, owner, "fileClaim")(MODEL, V1, "x", "y", CERT2), "CertificateMismatch", [
+      MODEL,
+      V1,
+      CERT2,
+    ]);
+    await expectRevert(c, tx(c, owner, "fileClaim")(MODEL, V1, "x", "y", ZERO), "CertificateMismatch", [
+      MODEL,
+      V1,
+      ZERO,
+    ]);
+    // A version registered without a certificate only takes claims citing none.
+    await mined(tx(c, owner, "registerVersion")(MODEL, V2, V1, ZERO, CID));
+    await expectRevert(c, tx(c, owner, "fileClaim")(MODEL, V2, "x", "y", CERT1), "CertificateMismatch", [
+      MODEL,
+      V2,
+      CERT1,
+    ]);
+    await mined(tx(c, owner, "fileClaim")(MODEL, V2, "x", "y", ZERO));
+    expect(await view(c, "claimCount")()).toBe(1n);
   });
 });
 

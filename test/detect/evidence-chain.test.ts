@@ -34,10 +34,9 @@ const reports: Record<"real" | "foreign" | "backdated", string> = { real: "", fo
 
 async function register(address: string, key: string, digest: string, certHash: string): Promise<VersionRecord> {
   const client = new RegistryClient({ address, runner: new Wallet(key, provider), fromBlock: 0, rpc: node.url });
-  const modelId = modelIdOf(`toy-${address}`);
-  await client.ensureModel(modelId);
+  const { modelId } = await client.ensureModel(`toy-${address}`);
   await client.register({ modelId, digest, parent: null, certificateHash: certHash, manifestCid: CID });
-  return (await client.version(digest)) as VersionRecord;
+  return (await client.version(modelId, digest)) as VersionRecord;
 }
 
 async function onChainOf(address: string, v: VersionRecord, registeredAt?: string): Promise<EvidenceReport["onChain"]> {
@@ -83,10 +82,16 @@ beforeAll(async () => {
   const foreign = await register(r2, DEV_ACCOUNT_KEYS[1] as string, digest, certHash);
   const real = await register(r1, DEV_ACCOUNT_KEYS[0] as string, digest, certHash);
   await (
-    await fakeContract.getFunction("registerBackdated")(modelIdOf("toy"), digest, certHash, CID, 1_577_836_800n)
+    await fakeContract.getFunction("registerBackdated")(
+      modelIdOf(forger.address, "toy"),
+      digest,
+      certHash,
+      CID,
+      1_577_836_800n,
+    )
   ).wait();
   const fakeClient = new RegistryClient({ address: fake, runner: provider, fromBlock: 0, rpc: node.url });
-  const backdated = (await fakeClient.version(digest)) as VersionRecord;
+  const backdated = (await fakeClient.registrations(digest))[0] as VersionRecord;
   expect(backdated.registeredAt).toBe(1_577_836_800); // what the event claims
 
   // hardhat stamps each new block a second after the last: a burst of blocks runs ahead of the wall

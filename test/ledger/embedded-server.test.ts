@@ -149,4 +149,43 @@ describe("serveEmbeddedChain", () => {
     }
     expect(await journalLines(stateDir)).toHaveLength(1);
   });
+
+  it("refuses a non-loopback host unless allowRemote, and then serves without unlocked accounts", async () => {
+    const stateDir = await tempStateDir();
+    for (const host of ["0.0.0.0", "::", "192.168.1.7"]) {
+      const refused = await rejection(serveEmbeddedChain({ stateDir, host, port: 0 }));
+      expect(isProvmarkError(refused, "USAGE"), String(refused)).toBe(true);
+      expect(refused.message).toContain("not a loopback address");
+    }
+    const { isLoopbackHost } = await import("../../src/ledger/embedded/locked-accounts.js");
+    expect(["127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost"].every(isLoopbackHost)).toBe(true);
+
+    // allowRemote on loopback, so the test stays on this machine: node-side signing is gone
+    const server = await serveEmbeddedChain({ stateDir, port: 0, allowRemote: true });
+    try {
+      const accounts = await rpc(server.url, { jsonrpc: "2.0", id: 1, method: "eth_accounts", params: [] });
+      expect(accounts.json).toMatchObject({ result: [] });
+      const from = new Wallet(DEV_ACCOUNT_KEYS[1] as string).address;
+      for (const [method, params] of [
+        ["eth_sendTransaction", [{ from, to: stranger, value: "0x1" }]],
+        ["eth_sign", [from, "0x00"]],
+        ["personal_sign", ["0x00", from]],
+        ["eth_signTypedData_v4", [from, "{}"]],
+      ] as const) {
+        const r = await rpc(server.url, { jsonrpc: "2.0", id: 2, method, params });
+        expect(r.json, method).toMatchObject({
+          error: { code: 4100, message: expect.stringContaining("no unlocked") },
+        });
+      }
+      // transactions signed by their sender still go through
+      const provider = new JsonRpcProvider(server.url, Network.from(31337n), { staticNetwork: true, cacheTimeout: -1 });
+      const alice = new Wallet(DEV_ACCOUNT_KEYS[0] as string, provider);
+      await (await alice.sendTransaction({ to: stranger, value: 1n })).wait();
+      expect(await provider.getBalance(stranger)).toBe(1n);
+      provider.destroy();
+    } finally {
+      await server.close();
+    }
+    expect(await journalLines(stateDir)).toHaveLength(2); // the header and alice's block
+  });
 });

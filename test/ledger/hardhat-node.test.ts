@@ -69,14 +69,16 @@ describe("ledger over HTTP JSON-RPC against a real hardhat node", () => {
     // independent read, with nothing of provmark's but the ABI
     const provider = new JsonRpcProvider(url);
     const registry = new Contract(d.address, PROVENANCE_REGISTRY_ABI, provider);
-    const [modelId, registrant, registeredAt, revokedAt] = await registry.getFunction("getVersion")(`0x${r.digest}`);
-    expect(registrant).toBe(new Wallet(devKey(1)).address);
+    const modelId = r.modelId;
+    const [owner, registeredAt, revokedAt] = await registry.getFunction("getVersion")(modelId, `0x${r.digest}`);
+    expect(owner).toBe(new Wallet(devKey(1)).address);
     expect(revokedAt).toBe(0n);
     const block = await provider.getBlock(r.blockNumber);
     expect(Number(registeredAt)).toBe(block?.timestamp);
     const logs = await registry.queryFilter(registry.filters.VersionRegistered?.(modelId, `0x${r.digest}`) ?? [], 0);
     expect(logs).toHaveLength(1);
     expect((logs[0] as unknown as { args: unknown[] }).args[4]).toBe(r.manifestCid);
+    expect((logs[0] as unknown as { args: unknown[] }).args[5]).toBe(new Wallet(devKey(1)).address);
     provider.destroy();
 
     const hist = await run(["history", "classifier", "--rpc", url]);

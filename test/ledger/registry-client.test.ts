@@ -18,7 +18,7 @@ let attacker: RegistryClient;
 let reader: RegistryClient;
 
 const digest = (n: number) => toBytes32(n.toString(16).padStart(64, "0"));
-const model = modelIdOf("classifier");
+const model = modelIdOf(devWallet(0).address, "classifier");
 
 async function rejection(p: Promise<unknown>): Promise<{ code: string; message: string }> {
   try {
@@ -58,8 +58,8 @@ afterAll(async () => {
 describe("RegistryClient", () => {
   it("creates the namespace once, registers a lineage and reads it back from storage and logs", async () => {
     expect(await owner.modelOwner(model)).toBeNull();
-    expect(await owner.ensureModel(model)).not.toBeNull();
-    expect(await owner.ensureModel(model)).toBeNull();
+    expect((await owner.ensureModel("classifier")).created).not.toBeNull();
+    expect(await owner.ensureModel("classifier")).toEqual({ modelId: model, created: null });
     const root = await owner.register({
       modelId: model,
       digest: digest(1),
@@ -77,10 +77,11 @@ describe("RegistryClient", () => {
     expect(child.blockNumber).toBeGreaterThan(root.blockNumber);
     expect(child.timestamp).toBeGreaterThanOrEqual(root.timestamp);
 
-    const rec = await reader.version(digest(2));
+    const rec = await reader.version(model, digest(2));
     expect(rec).toMatchObject({
       digest: digest(2),
       modelId: model,
+      owner: devWallet(0).address,
       parent: digest(1),
       certificateHash: null,
       manifestCid: "bafychild",
@@ -90,9 +91,11 @@ describe("RegistryClient", () => {
       txHash: child.txHash,
       blockNumber: child.blockNumber,
     });
-    expect((await reader.lineage(digest(2))).map((v) => v.digest)).toEqual([digest(2), digest(1)]);
+    expect((await reader.lineage(model, digest(2))).map((v) => v.digest)).toEqual([digest(2), digest(1)]);
     expect((await reader.versionsOf(model)).map((v) => v.manifestCid)).toEqual(["bafyroot", "bafychild"]);
-    expect(await reader.version(digest(3))).toBeNull();
+    expect(await reader.version(model, digest(3))).toBeNull();
+    expect((await reader.registrations(digest(2))).map((v) => v.modelId)).toEqual([model]);
+    expect(await reader.modelsNamed("classifier")).toEqual([{ modelId: model, creator: devWallet(0).address }]);
   });
 
   it("decodes every rejection into a coded error", async () => {
@@ -119,19 +122,22 @@ describe("RegistryClient", () => {
     );
     expect(denied.code).toBe("REGISTRY_NOT_AUTHORIZED");
     expect(denied.message).toContain(devWallet(2).address);
-    expect((await rejection(attacker.revoke(digest(1), "mine now"))).code).toBe("REGISTRY_NOT_AUTHORIZED");
-    expect((await rejection(owner.revoke(digest(42), "no such"))).code).toBe("REGISTRY_UNKNOWN_VERSION");
+    expect((await rejection(attacker.revoke(model, digest(1), "mine now"))).code).toBe("REGISTRY_NOT_AUTHORIZED");
+    expect((await rejection(owner.revoke(model, digest(42), "no such"))).code).toBe("REGISTRY_UNKNOWN_VERSION");
+    const mismatch = await rejection(owner.fileClaim(model, digest(1), "x", "y", digest(98)));
+    expect(mismatch.code).toBe("REGISTRY_CERTIFICATE_MISMATCH");
   });
 
   it("revocation is visible with its reason, once, and blocks new children", async () => {
-    const r = await owner.revoke(digest(2), "leaked training data");
-    const rec = await reader.version(digest(2));
+    const r = await owner.revoke(model, digest(2), "leaked training data");
+    const rec = await reader.version(model, digest(2));
     expect(rec?.revokedAt).toBe(r.timestamp);
     expect(rec?.revocationReason).toBe("leaked training data");
+    expect(rec?.revoker).toBe(devWallet(0).address);
     expect((await reader.versionsOf(model)).find((v) => v.digest === digest(2))?.revocationReason).toBe(
       "leaked training data",
     );
-    expect((await rejection(owner.revoke(digest(2), "again"))).code).toBe("REGISTRY_ALREADY_REVOKED");
+    expect((await rejection(owner.revoke(model, digest(2), "again"))).code).toBe("REGISTRY_ALREADY_REVOKED");
     expect(
       (
         await rejection(
@@ -181,14 +187,19 @@ describe("RegistryClient", () => {
       manifests,
       manifests.map((_, i) => `bafy${i}`),
       new Date("2026-11-22T00:00:00Z"),
+      devWallet(0).address,
     );
     await owner.anchorBatch(doc.root, doc.count, "bafybatch");
-    expect((await reader.getBatch(doc.root))?.count).toBe(5);
-    for (const r of doc.records) expect(await reader.verifyBatchRecord(doc.root, r.leaf, r.proof)).toBe(true);
+    const anchorer = devWallet(0).address;
+    expect((await reader.getBatch(anchorer, doc.root))?.count).toBe(5);
+    expect(await reader.getBatch(devWallet(2).address, doc.root)).toBeNull();
+    for (const r of doc.records) {
+      expect(await reader.verifyBatchRecord(anchorer, doc.root, r.leaf, r.proof)).toBe(true);
+    }
     const first = doc.records[0];
     const second = doc.records[1];
     if (!first || !second) throw new Error("records missing");
-    expect(await reader.verifyBatchRecord(doc.root, first.leaf, second.proof)).toBe(false);
+    expect(await reader.verifyBatchRecord(anchorer, doc.root, first.leaf, second.proof)).toBe(false);
     // the off-chain leaf is exactly the contract's batchLeaf
     const [modelId, d, parent, cert] = first.values;
     const { Contract } = await import("ethers");

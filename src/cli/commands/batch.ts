@@ -1,7 +1,7 @@
 import { writeFileAtomic } from "../../model/atomic-write.js";
 import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
-import { type LedgerFlags, ledgerOptions, storeSettings } from "./ledger-flags.js";
+import { type LedgerFlags, ledgerOptions, ownerFlag, storeSettings } from "./ledger-flags.js";
 import { type ManifestFlags, manifestInput } from "./manifest-flags.js";
 
 /** Anchors many release manifests with one Merkle root; writes the batch (with every proof) to --out. */
@@ -14,19 +14,21 @@ export async function batchAnchor(
   const r = await anchorManifests(manifests, {
     ledger: ledgerOptions(flags, globals),
     store: storeSettings(flags, globals),
+    owner: ownerFlag(flags),
   });
   if (flags.out) await writeFileAtomic(flags.out, `${JSON.stringify(r.document, null, 2)}\n`);
   const { document, ...out } = r;
   emit(
     {
       ...out,
+      owner: document.owner,
       out: flags.out ?? null,
       records: document.records.map((x) => ({ name: x.name, version: x.version, digest: x.digest, leaf: x.leaf })),
     },
     flags,
     (o) =>
       [
-        `anchored ${o.count} versions under root ${o.root}`,
+        `anchored ${o.count} versions of ${o.owner}'s models under root ${o.root}`,
         `  transaction: ${o.txHash} (block ${o.blockNumber}, ${o.anchoredAt})`,
         `  batch CID:   ${o.batchCid}${o.out ? ` (also written to ${o.out})` : ""}`,
         `  registry:    ${o.contract} on chain ${o.chainId} (${o.rpc})`,

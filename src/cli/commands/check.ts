@@ -1,7 +1,7 @@
 import { ExitCode } from "../../errors.js";
 import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
-import { iso, type LedgerFlags, ledgerOptions, storeSettings } from "./ledger-flags.js";
+import { iso, type LedgerFlags, ledgerOptions, ownerFlag, storeSettings, unchecked } from "./ledger-flags.js";
 
 interface SignatureFlags {
   signature?: string;
@@ -21,10 +21,12 @@ export async function check(
 ): Promise<void> {
   const { checkModel, assertSignatureMatchesManifest } = await import("../../release/check-model.js");
   const signed = await verifySignatureFlags(dir, flags);
+  const expectedOwner = ownerFlag(flags);
   const r = await checkModel(
     dir,
     ledgerOptions(flags, globals),
     flags.manifest ? storeSettings(flags, globals) : undefined,
+    expectedOwner,
   );
   const signature = signed
     ? {
@@ -54,6 +56,15 @@ export async function check(
       digest: r.digest,
       weightsDigest: r.weightsDigest,
       modelId: r.record?.modelId ?? null,
+      owner: r.record?.owner ?? null,
+      expectedOwner,
+      ownerChecked: expectedOwner !== null,
+      // Registrations of the same files in other namespaces: anyone may register a copy.
+      alsoRegisteredBy: r.others.map((o) => ({
+        owner: o.owner,
+        modelId: o.modelId,
+        registeredAt: iso(o.registeredAt),
+      })),
       registeredAt: rec?.registeredAt ?? null,
       registrant: rec?.registrant ?? null,
       revokedAt: rec?.revokedAt ?? null,
@@ -80,14 +91,22 @@ export async function check(
     (o) => {
       const head = {
         registered: `REGISTERED  ${o.path}`,
-        unregistered: `UNREGISTERED  ${o.path}: no registered version has these files`,
+        unregistered:
+          o.expectedOwner === null
+            ? `UNREGISTERED  ${o.path}: no registered version has these files`
+            : `UNREGISTERED  ${o.path}: ${o.expectedOwner} registered no version with these files`,
         revoked: `REVOKED  ${o.path} (at ${o.revokedAt}: ${o.revocationReason})`,
       }[o.status];
-      const lines = [
-        head,
-        `  digest: ${o.digest}`,
-        `  chain ${o.chainId} (${o.rpc}), registry ${o.contract ?? "(none yet)"}`,
-      ];
+      const lines = [head];
+      if (o.owner !== null) {
+        lines.push(
+          o.ownerChecked ? `  owner: ${o.owner} (as expected), model ${o.modelId}` : `  WARNING: ${unchecked(o.owner)}`,
+        );
+      }
+      lines.push(`  digest: ${o.digest}`, `  chain ${o.chainId} (${o.rpc}), registry ${o.contract ?? "(none yet)"}`);
+      for (const x of o.alsoRegisteredBy) {
+        lines.push(`  also registered by ${x.owner} (model ${x.modelId}, ${x.registeredAt}): not the same release`);
+      }
       if (o.signature) {
         const match = o.signature.matchesManifest === true ? ", as the registered manifest records" : "";
         lines.push(`  signature: verified (${o.signature.method}), root digest ${o.signature.rootDigest}${match}`);

@@ -7,7 +7,7 @@ import { ProvmarkError } from "../../errors.js";
 import { readCertificate } from "../../watermark/read-json.js";
 import type { GlobalOptions } from "../program.js";
 import type { DetectFlags } from "./detect.js";
-import { iso, ledgerOptions, storeSettings } from "./ledger-flags.js";
+import { iso, ledgerOptions, ownerFlag, storeSettings, unchecked } from "./ledger-flags.js";
 
 /**
  * The certificate detection proves against: from --cert (a file or a marked model's directory), or
@@ -40,9 +40,15 @@ export async function resolveCertificate(
     const digest = toBytes32(flags.digest, "--digest");
     const ledger = await openLedger({ ...ledgerOptions(flags, globals), access: "read" });
     try {
-      const rec = ledger.registry ? await ledger.registry.version(digest) : null;
+      const owner = ownerFlag(flags);
+      const { sameAddress } = await import("../../ledger/registry-client.js");
+      const all = ledger.registry ? await ledger.registry.registrations(digest) : [];
+      // Without --owner the oldest registration is taken, loudly: anyone may register a copy.
+      const rec = owner === null ? all[0] : all.find((r) => sameAddress(r.owner, owner));
+      if (rec && owner === null && !flags.json) process.stderr.write(`WARNING: --digest ${unchecked(rec.owner)}\n`);
       if (!rec || !ledger.registry) {
-        throw new ProvmarkError("MODEL_UNREGISTERED", `--digest ${digest} is not registered on ${ledger.rpc}`, {
+        const where = owner === null ? "" : ` by ${owner}`;
+        throw new ProvmarkError("MODEL_UNREGISTERED", `--digest ${digest} is not registered${where} on ${ledger.rpc}`, {
           subject: "--digest",
           hints: ["`provmark history <name>` lists the registered versions."],
         });

@@ -12,8 +12,27 @@ export interface LedgerFlags {
   keystore?: string;
   confirmations?: number;
   ipfsApi?: string;
+  /** The model namespace's owner: expected by readers, registered under by writers (default: the signer). */
+  owner?: string;
   json?: boolean;
 }
+
+/**
+ * `--owner` (else PROVMARK_OWNER) as a 0x address, or null. Anyone can register any digest under their
+ * own namespace, so a lookup is only as good as the owner it is checked against.
+ */
+export function ownerFlag(flags: LedgerFlags): string | null {
+  const owner = flags.owner ?? process.env.PROVMARK_OWNER;
+  if (owner === undefined || owner === "") return null;
+  if (!/^0x[0-9a-fA-F]{40}$/.test(owner)) {
+    throw new ProvmarkError("USAGE", `--owner must be a 0x-prefixed address, got ${owner}`, { subject: "--owner" });
+  }
+  return owner;
+}
+
+/** The loud line for a lookup that was not checked against an expected owner. */
+export const unchecked = (registrant: string) =>
+  `registered by ${registrant} — not checked against an expected owner (pass --owner <address>)`;
 
 export function ledgerOptions(flags: LedgerFlags, globals: GlobalOptions): Omit<LedgerOptions, "access"> {
   const s = settings({

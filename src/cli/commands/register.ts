@@ -2,7 +2,7 @@ import { writeFileAtomic } from "../../model/atomic-write.js";
 import type { ImportProfileName } from "../../store/profiles.js";
 import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
-import { type LedgerFlags, ledgerOptions, storeSettings } from "./ledger-flags.js";
+import { type LedgerFlags, ledgerOptions, ownerFlag, storeSettings } from "./ledger-flags.js";
 import { type ManifestFlags, manifestInput } from "./manifest-flags.js";
 
 export interface RegisterFlags extends LedgerFlags, ManifestFlags {
@@ -38,6 +38,7 @@ export async function register(flags: RegisterFlags, globals: GlobalOptions): Pr
     ...(flags.profile ? { profile: flags.profile } : {}),
     ledger: ledgerOptions(flags, globals),
     store: storeSettings(flags, globals),
+    owner: flags.owner === undefined ? null : ownerFlag(flags),
     onStage: (s) => {
       if (!flags.json && process.stderr.isTTY) process.stderr.write(`${s}…\n`);
     },
@@ -55,7 +56,12 @@ export async function register(flags: RegisterFlags, globals: GlobalOptions): Pr
       `  manifest CID:  ${r.manifestCid}${r.uploaded ? ` (+ ${r.uploaded} files in IPFS)` : ""}`,
       `  transaction:   ${r.txHash} (block ${r.blockNumber}, ${r.registeredAt})`,
       `  registry:      ${r.contract} on chain ${r.chainId} (${r.rpc})`,
+      `  model:         ${r.modelId} (owner ${r.owner})`,
       `  registrant:    ${r.registrant}${r.modelCreatedTx ? " (created the model namespace)" : ""}`,
+      ...r.alsoRegisteredBy.map(
+        (x) =>
+          `  NOTE: the same digest is also registered by ${x.owner} (model ${x.modelId}); it does not affect yours`,
+      ),
     ].join("\n"),
   );
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { isProvmarkError, ProvmarkError } from "../../errors.js";
 import type { Eip1193Provider } from "./edr-network.js";
 import { openWritableChain } from "./embedded-chain.js";
+import { isLoopbackHost, lockedAccountsProvider } from "./locked-accounts.js";
 import { RpcCode } from "./rpc-error.js";
 
 /** Largest request body accepted; larger ones get HTTP 413. */
@@ -10,8 +11,13 @@ export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 export interface ServeEmbeddedChainOptions {
   stateDir: string;
-  /** Interface to listen on; default 127.0.0.1. */
+  /** Interface to listen on; default 127.0.0.1. Anything but loopback needs `allowRemote`. */
   host?: string;
+  /**
+   * Serve without unlocked accounts (node-side signing refused, eth_accounts empty), which is what
+   * makes a non-loopback `host` acceptable: nobody who reaches the port can sign as a dev account.
+   */
+  allowRemote?: boolean;
   /** Default 8545; 0 picks a free port. */
   port?: number;
   now?: () => number;
@@ -256,6 +262,15 @@ function clientUrl(host: string, port: number): string {
 export async function serveEmbeddedChain(options: ServeEmbeddedChainOptions): Promise<EmbeddedChainServer> {
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 8545;
+  if (!isLoopbackHost(host) && !options.allowRemote) {
+    throw new ProvmarkError("USAGE", `refusing to serve the dev chain on ${host}: it is not a loopback address`, {
+      subject: "--host",
+      hints: [
+        "Other machines could send transactions from the unlocked dev accounts.",
+        "Pass --allow-remote to serve it without unlocked accounts (clients then sign their own transactions).",
+      ],
+    });
+  }
   const opened = await openWritableChain({
     stateDir: options.stateDir,
     now: options.now ?? Date.now,
@@ -263,7 +278,8 @@ export async function serveEmbeddedChain(options: ServeEmbeddedChainOptions): Pr
     ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
   });
   if ("servedBy" in opened) throw new ProvmarkError("INTERNAL", "a served chain was returned to the server");
-  const { chain, provider, lock } = opened;
+  const { chain, lock } = opened;
+  const provider = options.allowRemote ? lockedAccountsProvider(opened.provider) : opened.provider;
   const server = createServer(handler(provider, options.onRequest));
   server.keepAliveTimeout = 5_000;
   try {
