@@ -60,7 +60,11 @@ export function fileLoadHandler(path: string): tfTypes.io.IOHandler {
       if (w.loc.format !== "layers-model" || m?.modelTopology === undefined) {
         throw new ProvmarkError("MODEL_FORMAT_UNSUPPORTED", `${path} is a ${w.loc.format}, not a LayersModel`, {
           subject: path,
-          hints: ["Training and watermarking need a Keras-style LayersModel (model.json with format layers-model)."],
+          hints: [
+            w.loc.format === "graph-model"
+              ? "GraphModels cannot be fine-tuned in TF.js: provmark can hash and register them, and detect copies black-box (detect --protocol tfserving|kserve|json|raw against where they are served). Watermark the Keras/LayersModel source, then convert."
+              : "Training and watermarking need a Keras-style LayersModel (model.json with format layers-model).",
+          ],
         });
       }
       const artifacts: ModelArtifacts = {
