@@ -99,7 +99,7 @@ const marked = await embedWatermark({
 });
 const embedWallSeconds = (performance.now() - t0) / 1000;
 log(
-  `embedded in ${marked.embedSeconds.toFixed(1)} s: ${marked.triggerAccuracy * 100}% triggers, ${marked.bitErrors} bit errors, agreement ${(marked.agreement * 100).toFixed(2)}%`,
+  `embedded in ${marked.embedSeconds.toFixed(1)} s: ${(marked.triggerAccuracy * 100).toFixed(1)}% triggers, ${marked.bitErrors} bit errors, agreement ${(marked.agreement * 100).toFixed(2)}%`,
 );
 const v = await verifyModel({ model: join(dir, "marked"), key, keyPath: "(bench key)", backend: "auto" });
 // Detection runs use half the set: the p-value when every miss falls in the half that is queried.
