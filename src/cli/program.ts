@@ -337,7 +337,10 @@ export function buildProgram(): Command {
       .description("hash a directory and look it up: registered (exit 0), unregistered (5) or revoked (6)")
       .argument("<dir>", "model directory")
       .option("--manifest", "also fetch the version's manifest from IPFS and check it against the chain")
+      .option("--model <name>", "the model name the owner must have released it under")
+      .option("--model-id <id>", "the model namespace id it must be registered in (0x…, 32 bytes)")
       .option(
+        "--require-owner",
         "fail (exit 2) instead of warning when no --owner is given (or PROVMARK_REQUIRE_OWNER=1)",
       )
       .option(
