@@ -307,10 +307,22 @@ export function buildProgram(): Command {
         .choices(["unixfs-v1-2025", "kubo-legacy"])
         .default("unixfs-v1-2025"),
     )
-    .option("--manifest-out <file>", "also write the release manifest to this file");
+    .option("--manifest-out <file>", "also write the release manifest to this file")
+    .option("--sign-only", "sign the registration (EIP-712) for a relayer instead of sending it; needs --out")
+    .option("--out <file>", "with --sign-only: where to write the signed request")
+    .option("--valid-for <duration>", "with --sign-only: how long the signature is valid (30m, 24h, 7d; default 24h)")
+    .option("--nonce <n>", "with --sign-only: the nonce to sign (default: the signer's next; for several requests)");
   withLedgerFlags(program.commands.at(-1) as Command, { write: true }).action(async (opts) =>
     (await import("./commands/register.js")).register(opts, globals()),
   );
+
+  withLedgerFlags(
+    program
+      .command("relay")
+      .description("submit a registration an owner signed (register --sign-only), paying its gas")
+      .argument("<file>", "the signed request file"),
+    { write: true },
+  ).action(async (file: string, opts) => (await import("./commands/relay.js")).relay(file, opts, globals()));
 
   withLedgerFlags(
     program
@@ -325,6 +337,12 @@ export function buildProgram(): Command {
       .description("hash a directory and look it up: registered (exit 0), unregistered (5) or revoked (6)")
       .argument("<dir>", "model directory")
       .option("--manifest", "also fetch the version's manifest from IPFS and check it against the chain")
+      .option("--model <name>", "the model name the owner must have released it under")
+      .option("--model-id <id>", "the model namespace id it must be registered in (0x…, 32 bytes)")
+      .option(
+        "--require-owner",
+        "fail (exit 2) instead of warning when no --owner is given (or PROVMARK_REQUIRE_OWNER=1)",
+      )
       .option(
         "--signature <path>",
         "also verify this model-signing signature (default with a key flag: <dir>/model.sig)",

@@ -4,7 +4,7 @@ import { isProvmarkError, ProvmarkError } from "../errors.js";
 import { ledgerError } from "../ledger/decode-error.js";
 import { type Deployment, readDeploymentFile } from "../ledger/deployments.js";
 import { type Ledger, type LedgerOptions, openLedger } from "../ledger/open-ledger.js";
-import type { VersionRecord } from "../ledger/registry-client.js";
+import { sameAddress, type VersionRecord } from "../ledger/registry-client.js";
 import { DEV_CHAIN_LABEL, devChainReason } from "./dev-chain.js";
 import { isoInstant } from "./iso-instant.js";
 
@@ -38,6 +38,8 @@ export interface ChainRecheck {
 export interface ChainTrust {
   /** A deployment record the verifier trusts (`--deployment`): its registry, chain id and genesis. */
   deploymentFile?: string | undefined;
+  /** The owner the verifier expects (`--owner`): the cited registration must be in its namespace. */
+  owner?: string | null | undefined;
 }
 
 const NAME = "on-chain record re-read from the chain";
@@ -84,14 +86,20 @@ export async function recheckOnChain(
     if (ledger.chainId.toString() !== rec.chainId) {
       problems.push(`${ledger.rpc} is chain ${ledger.chainId}, the report names chain ${rec.chainId}`);
     }
-    // The report pins its registration by transaction: copies of the digest in other namespaces are not it.
+    // The report pins its registration by namespace (older reports: by transaction); copies of the
+    // digest in other namespaces are not it.
     const all = await ledger.registry.registrations(`0x${rec.digest}`);
-    const v = all.find((r) => r.txHash === rec.txHash) ?? all[0] ?? null;
+    const v =
+      (rec.modelId === undefined
+        ? all.find((r) => r.txHash === rec.txHash)
+        : all.find((r) => r.modelId.toLowerCase() === rec.modelId?.toLowerCase())) ??
+      all[0] ??
+      null;
     let at: string | null = null;
     if (!v) problems.push(`${rec.digest} is not registered in registry ${address} on ${ledger.rpc}`);
     else {
       at = await blockTime(ledger, v.blockNumber);
-      problems.push(...recordProblems(report, v, at));
+      problems.push(...recordProblems(report, v, at), ...identityProblems(report, v, trust.owner ?? null));
     }
     const anchors = await planAnchorFindings(report, ledger);
     problems.push(...anchors.problems);
@@ -103,12 +111,22 @@ export async function recheckOnChain(
       : {
           name: NAME,
           ok: true,
-          detail: `registered at ${at} (its block's timestamp) in registry ${address} on chain ${ledger.chainId} (${ledger.rpc}), before the run; ${anchors.note}${label}`,
+          detail: `registered at ${at} (its block's timestamp) in registry ${address} on chain ${ledger.chainId} (${ledger.rpc}), before the run, ${whose(rec, v, trust.owner ?? null)}; ${anchors.note}${label}`,
         };
     return { check, chain, anchoredPlans: anchors.planHashes };
   } finally {
     await ledger.close();
   }
+}
+
+/** Whose registration passed, and how far that was checked. */
+function whose(rec: NonNullable<EvidenceReport["onChain"]>, v: VersionRecord | null, expected: string | null): string {
+  if (!v) return "";
+  const by = `in model ${v.modelId} of ${v.owner}`;
+  if (expected !== null) return `${by} (the owner you expect)`;
+  return rec.modelId === undefined
+    ? `${by} (an older report: it records no model id or owner; pass --owner to check whose release it cites)`
+    : `${by} (as the report says; pass --owner to check it is the owner you expect)`;
 }
 
 function noTrustedRegistry(cause: ProvmarkError | null, reported: string, rpc?: string): ProvmarkError {
@@ -184,6 +202,29 @@ function recordProblems(report: EvidenceReport, v: VersionRecord, at: string): s
     problems.push(`the registration (${at}) does not precede the run (${report.run.startedAt})`);
   }
   if (v.revokedAt !== null) problems.push(`the version was revoked at ${new Date(v.revokedAt * 1000).toISOString()}`);
+  return problems;
+}
+
+/**
+ * Whose registration the report cites: its model id and owner (when the report records them, as
+ * reports since identity-bound checks do) must be the chain's, and so must the owner the verifier
+ * expects, whatever the report says. The registrant is compared for every report.
+ */
+function identityProblems(report: EvidenceReport, v: VersionRecord, expectedOwner: string | null): string[] {
+  const rec = report.onChain as NonNullable<EvidenceReport["onChain"]>;
+  const problems: string[] = [];
+  if (rec.modelId !== undefined && rec.modelId.toLowerCase() !== v.modelId.toLowerCase()) {
+    problems.push(`the digest is not registered in model ${rec.modelId}, which the report cites`);
+  }
+  if (rec.owner !== undefined && !sameAddress(rec.owner, v.owner)) {
+    problems.push(`model ${v.modelId} is owned by ${v.owner}, the report says ${rec.owner}`);
+  }
+  if (!sameAddress(rec.registrant, v.registrant)) {
+    problems.push(`registered by ${v.registrant}, the report says ${rec.registrant}`);
+  }
+  if (expectedOwner !== null && !sameAddress(expectedOwner, v.owner)) {
+    problems.push(`the cited registration is ${v.owner}'s (model ${v.modelId}), not ${expectedOwner}'s as you expect`);
+  }
   return problems;
 }
 

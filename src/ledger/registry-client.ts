@@ -141,6 +141,27 @@ export class RegistryClient {
     );
   }
 
+  /** The signer's next EIP-712 registration nonce (each signature uses one, in order). */
+  async nonce(account: string): Promise<bigint> {
+    return this.read("read the signer's nonce", () => this.contract.nonces(account));
+  }
+
+  /** Submits a registration `signer` signed (EIP-712); the caller's account only pays the gas. */
+  registerBySig(r: RegisterInput & { signer: string; deadline: bigint; signature: string }): Promise<TxResult> {
+    return this.send("relay the signed registration", () =>
+      this.contract.registerVersionBySig(
+        r.modelId,
+        r.digest,
+        r.parent ?? ZERO32,
+        r.certificateHash ?? ZERO32,
+        r.manifestCid,
+        r.signer,
+        r.deadline,
+        r.signature,
+      ),
+    );
+  }
+
   revoke(modelId: string, digest: string, reason: string): Promise<TxResult> {
     return this.send("revoke the version", () => this.contract.revokeVersion(modelId, digest, reason));
   }

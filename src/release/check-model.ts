@@ -16,6 +16,8 @@ export interface CheckResult {
   record: VersionRecord | null;
   /** The owner the record was checked against; null: none was given, `record` is the oldest registration. */
   expectedOwner: string | null;
+  /** The model name or id the record was checked against (null: any of the owner's namespaces). */
+  expectedModel: string | null;
   /** Registrations of the same digest in other namespaces (copies by anyone; never trusted). */
   others: VersionRecord[];
   /** The version and its ancestors, newest first (empty when unregistered). */
@@ -27,6 +29,16 @@ export interface CheckResult {
   manifest: ReleaseManifest | null;
 }
 
+/** Whose release, under which model, a check accepts. */
+export interface ExpectedRelease {
+  /** The namespace's current owner; null: anyone (unchecked). */
+  owner: string | null;
+  /** The model name the owner released it under (any namespace of that name the owner holds). */
+  name?: string | undefined;
+  /** The namespace id (`modelIdOf(creator, name)`). */
+  modelId?: string | undefined;
+}
+
 /**
  * Hashes `dir` and looks its files digest up in the registry: in the namespaces owned by
  * `expectedOwner`, else (unchecked) the oldest registration anywhere. With `manifestFrom`, also fetches
@@ -36,14 +48,25 @@ export async function checkModel(
   dir: string,
   ledgerOptions: Omit<LedgerOptions, "access">,
   manifestFrom?: StoreSettings,
-  expectedOwner: string | null = null,
+  expected: string | null | ExpectedRelease = null,
 ): Promise<CheckResult> {
+  const want: ExpectedRelease = typeof expected === "string" || expected === null ? { owner: expected } : expected;
+  const expectedOwner = want.owner;
   const hash = await hashModel(dir);
   const ledger = await openLedger({ ...ledgerOptions, access: "read" });
   try {
     const digest = toBytes32(hash.filesDigest);
     const all = ledger.registry ? await ledger.registry.registrations(digest) : [];
-    const chosen = expectedOwner === null ? all[0] : all.find((r) => sameAddress(r.owner, expectedOwner));
+    // a namespace transferred to the owner keeps its creator's id: match names by ModelCreated, not modelIdOf
+    const named =
+      want.name !== undefined && ledger.registry
+        ? new Set((await ledger.registry.modelsNamed(want.name)).map((m) => m.modelId.toLowerCase()))
+        : null;
+    const matches = (r: VersionRecord) =>
+      (expectedOwner === null || sameAddress(r.owner, expectedOwner)) &&
+      (named === null || named.has(r.modelId.toLowerCase())) &&
+      (want.modelId === undefined || r.modelId.toLowerCase() === want.modelId.toLowerCase());
+    const chosen = all.find(matches);
     const lineage = chosen && ledger.registry ? await ledger.registry.lineage(chosen.modelId, digest) : [];
     const record = lineage[0] ?? null;
     const manifest = record && manifestFrom ? await fetchManifest(record, manifestFrom) : null;
@@ -53,6 +76,7 @@ export async function checkModel(
       weightsDigest: hash.weightsDigest,
       record,
       expectedOwner,
+      expectedModel: want.name ?? want.modelId ?? null,
       others: all.filter((r) => r.modelId !== record?.modelId),
       lineage,
       chainId: ledger.chainId.toString(),
@@ -113,6 +137,15 @@ export interface AssertRegisteredOptions {
    * registration of these files passes, and a warning says so: anyone can register a copy.
    */
   owner?: string;
+  /** The model name it must be released under (with `owner`: this owner's model of that name). */
+  model?: string;
+  /** The model namespace id it must be registered in (0x, 32 bytes; see `modelIdOf`). */
+  modelId?: string;
+  /**
+   * Refuse (OWNER_REQUIRED) instead of warning when no owner is given; default: PROVMARK_REQUIRE_OWNER=1.
+   * Set it in production, where a copy registered by anyone must never pass.
+   */
+  requireOwner?: boolean;
 }
 
 /**
@@ -127,19 +160,26 @@ export async function assertRegistered(dir: string, options: AssertRegisteredOpt
   const s = settings(options.dataDir ? { dataDir: options.dataDir } : {});
   const registry = options.registry ?? process.env.PROVMARK_REGISTRY;
   const owner = options.owner ?? (process.env.PROVMARK_OWNER || null);
+  if (owner === null && (options.requireOwner ?? requireOwnerFromEnv())) throw ownerRequired(dir);
+  if (options.modelId !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(options.modelId)) {
+    throw new ProvmarkError("USAGE", `modelId must be a 0x-prefixed 32-byte hex id, got ${options.modelId}`, {
+      subject: "modelId",
+    });
+  }
   const result = await checkModel(
     dir,
     { dataDir: s.dataDir, rpcUrl: options.rpcUrl ?? s.chain.rpcUrl, ...(registry ? { registry } : {}) },
     undefined,
-    owner,
+    { owner, name: options.model, modelId: options.modelId },
   );
   if (result.record === null) {
     const byOthers = result.others.map((r) => r.owner).join(", ");
+    const under = result.expectedModel === null ? "" : ` under model ${result.expectedModel}`;
     throw new ProvmarkError(
       "MODEL_UNREGISTERED",
       owner !== null && byOthers
-        ? `${dir} (files digest ${result.digest}) is not registered by ${owner} on ${result.rpc}, only by ${byOthers}`
-        : `${dir} (files digest ${result.digest}) is not a registered release on ${result.rpc}`,
+        ? `${dir} (files digest ${result.digest}) is not registered by ${owner}${under} on ${result.rpc}, only by ${byOthers}`
+        : `${dir} (files digest ${result.digest}) is not a registered release${owner === null ? "" : ` of ${owner}`}${under} on ${result.rpc}`,
       {
         subject: dir,
         hints: [
@@ -163,6 +203,25 @@ export async function assertRegistered(dir: string, options: AssertRegisteredOpt
     );
   }
   return result.record;
+}
+
+/** PROVMARK_REQUIRE_OWNER=1 (or true/yes): a check without an expected owner is an error. */
+export function requireOwnerFromEnv(): boolean {
+  return /^(1|true|yes)$/i.test(process.env.PROVMARK_REQUIRE_OWNER ?? "");
+}
+
+export function ownerRequired(dir: string): ProvmarkError {
+  return new ProvmarkError(
+    "OWNER_REQUIRED",
+    `checking ${dir} needs the expected owner: owner checks are required here`,
+    {
+      subject: dir,
+      hints: [
+        "Pass the publisher's address (--owner <address>, { owner }, or PROVMARK_OWNER), taken from a channel an attacker does not control.",
+        "Anyone can register a copy of a release under their own account, so an unchecked lookup proves nothing.",
+      ],
+    },
+  );
 }
 
 /**

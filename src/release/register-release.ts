@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { manifestBytes, type ReleaseManifest } from "../core/release-manifest.js";
 import { ProvmarkError } from "../errors.js";
 import { type Ledger, type LedgerOptions, openLedger } from "../ledger/open-ledger.js";
-import { modelIdOf, sameAddress, toBytes32 } from "../ledger/registry-client.js";
+import { modelIdOf, type RegistryClient, sameAddress, toBytes32 } from "../ledger/registry-client.js";
 import type { StoreSettings } from "../store/open-store.js";
 import type { ImportProfileName } from "../store/profiles.js";
 import { IMPORT_PROFILES } from "../store/profiles.js";
@@ -62,35 +62,8 @@ export async function registerRelease(o: RegisterOptions): Promise<RegisterResul
     const signer = await registry.signerAddress();
     const owner = o.owner ?? signer;
     const modelId = modelIdOf(owner, manifest.name);
-    const existing = await registry.version(modelId, digest);
-    if (existing) {
-      throw new ProvmarkError(
-        "REGISTRY_DUPLICATE_DIGEST",
-        `${o.model} (digest ${manifest.model.filesDigest}) is registered already in ${owner}'s model ${manifest.name}, since ${new Date(existing.registeredAt * 1000).toISOString()}`,
-        { subject: o.model, hints: [`\`provmark history ${manifest.model.filesDigest}\` shows the record.`] },
-      );
-    }
-    o.onStage?.("storing the manifest in IPFS");
-    const { openStore } = await import("../store/open-store.js");
-    const store = await openStore(o.store);
-    let manifestCid: string;
-    try {
-      const profile = o.profile ?? "unixfs-v1-2025";
-      manifest.ipfs.importSettings = { ...IMPORT_PROFILES[profile] };
-      if (o.upload) {
-        for (const f of manifest.model.files) {
-          o.onStage?.(`adding ${f.path} to IPFS`);
-          const added = await store.addFile(join(o.model, f.path), {
-            profile,
-            ...(o.envelopeKey ? { envelopeKey: o.envelopeKey } : {}),
-          });
-          manifest.ipfs.artifacts.push({ path: f.path, cid: added.cid, size: added.size, encrypted: !!o.envelopeKey });
-        }
-      }
-      manifestCid = (await store.addBytes(manifestBytes(manifest), { profile })).cid;
-    } finally {
-      await store.close();
-    }
+    await assertNewVersion(registry, modelId, manifest, owner, o.model);
+    const manifestCid = await storeManifest(manifest, o);
     o.onStage?.("registering on chain");
     // A maintainer writes into an existing namespace of the owner's; only the owner creates one.
     const created = sameAddress(owner, signer) ? (await registry.ensureModel(manifest.name)).created : null;
@@ -126,6 +99,51 @@ export async function registerRelease(o: RegisterOptions): Promise<RegisterResul
     };
   } finally {
     await ledger.close();
+  }
+}
+
+/** Stores the manifest (and with `upload` the model's files) in IPFS; returns the manifest's CID. */
+export async function storeManifest(
+  manifest: ReleaseManifest,
+  o: Pick<RegisterOptions, "model" | "store" | "profile" | "upload" | "envelopeKey" | "onStage">,
+): Promise<string> {
+  o.onStage?.("storing the manifest in IPFS");
+  const { openStore } = await import("../store/open-store.js");
+  const store = await openStore(o.store);
+  try {
+    const profile = o.profile ?? "unixfs-v1-2025";
+    manifest.ipfs.importSettings = { ...IMPORT_PROFILES[profile] };
+    if (o.upload) {
+      for (const f of manifest.model.files) {
+        o.onStage?.(`adding ${f.path} to IPFS`);
+        const added = await store.addFile(join(o.model, f.path), {
+          profile,
+          ...(o.envelopeKey ? { envelopeKey: o.envelopeKey } : {}),
+        });
+        manifest.ipfs.artifacts.push({ path: f.path, cid: added.cid, size: added.size, encrypted: !!o.envelopeKey });
+      }
+    }
+    return (await store.addBytes(manifestBytes(manifest), { profile })).cid;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Refuses, before anything is written, a digest the owner's namespace holds already. */
+export async function assertNewVersion(
+  registry: RegistryClient,
+  modelId: string,
+  manifest: ReleaseManifest,
+  owner: string,
+  model: string,
+): Promise<void> {
+  const existing = await registry.version(modelId, toBytes32(manifest.model.filesDigest));
+  if (existing) {
+    throw new ProvmarkError(
+      "REGISTRY_DUPLICATE_DIGEST",
+      `${model} (digest ${manifest.model.filesDigest}) is registered already in ${owner}'s model ${manifest.name}, since ${new Date(existing.registeredAt * 1000).toISOString()}`,
+      { subject: model, hints: [`\`provmark history ${manifest.model.filesDigest}\` shows the record.`] },
+    );
   }
 }
 

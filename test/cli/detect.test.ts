@@ -128,7 +128,7 @@ describe("provmark detect against served models", () => {
       env: { PROVMARK_RPC_URL: "", PROVMARK_IPFS_API: "" },
     });
     expect(reg.code, reg.stdout + reg.stderr).toBe(0);
-    const { digest, registeredAt } = JSON.parse(reg.stdout);
+    const { digest, registeredAt, modelId, owner } = JSON.parse(reg.stdout);
     const r = await provmark(
       [
         ...home,
@@ -155,7 +155,8 @@ describe("provmark detect against served models", () => {
     expect(out.claim.claimId).toBe("1");
     expect(out.claim.evidenceCid).toMatch(/^baf/);
     const report = JSON.parse(await readFile(out.reportPath, "utf8"));
-    expect(report.onChain).toMatchObject({ digest, registeredAt, chainId: "31337" });
+    // the report names whose registration it cites, for evidence verify --chain to check
+    expect(report.onChain).toMatchObject({ digest, registeredAt, chainId: "31337", modelId, owner });
     expect(Date.parse(report.onChain.registeredAt)).toBeLessThanOrEqual(Date.parse(report.run.startedAt));
     const html = await readFile(out.htmlPath, "utf8");
     expect(html).toContain(registeredAt);

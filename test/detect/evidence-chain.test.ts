@@ -30,7 +30,15 @@ let homeA: string;
 let r1: string;
 let r2: string;
 let fake: string;
-const reports: Record<"real" | "foreign" | "backdated", string> = { real: "", foreign: "", backdated: "" };
+const reports: Record<"real" | "foreign" | "backdated" | "legacy" | "impostor", string> = {
+  real: "",
+  foreign: "",
+  backdated: "",
+  legacy: "",
+  impostor: "",
+};
+let ownerAddress: string;
+let forgerAddress: string;
 
 async function register(address: string, key: string, digest: string, certHash: string): Promise<VersionRecord> {
   const client = new RegistryClient({ address, runner: new Wallet(key, provider), fromBlock: 0, rpc: node.url });
@@ -39,9 +47,15 @@ async function register(address: string, key: string, digest: string, certHash: 
   return (await client.version(modelId, digest)) as VersionRecord;
 }
 
-async function onChainOf(address: string, v: VersionRecord, registeredAt?: string): Promise<EvidenceReport["onChain"]> {
+async function onChainOf(
+  address: string,
+  v: VersionRecord,
+  registeredAt?: string,
+  identity: { modelId: string; owner: string } | null = { modelId: v.modelId, owner: v.owner },
+): Promise<EvidenceReport["onChain"]> {
   const block = await provider.getBlock(v.blockNumber);
   return {
+    ...identity,
     chainId: String(CHAIN_ID),
     contract: address,
     rpc: node.url,
@@ -59,6 +73,8 @@ beforeAll(async () => {
   provider = new JsonRpcProvider(node.url, undefined, { cacheTimeout: -1 });
   const owner = new Wallet(DEV_ACCOUNT_KEYS[0] as string, provider);
   const forger = new Wallet(DEV_ACCOUNT_KEYS[1] as string, provider);
+  ownerAddress = owner.address;
+  forgerAddress = forger.address;
   homeA = await tempDir();
   const opts = { confirmations: 1, rpc: node.url, txTimeoutMs: 60_000 };
   const dA = await deployRegistry(owner, provider, opts);
@@ -100,12 +116,29 @@ beforeAll(async () => {
   await new Promise((r) => setTimeout(r, Math.max(0, head * 1000 + 1100 - Date.now())));
 
   server = await FakeSuspect.start({ protocol: "tfserving", classes: 4, shape: [3, 3, 1] });
-  for (const [name, address, v, at] of [
-    ["real", r1, real, undefined],
-    ["foreign", r2, foreign, undefined],
-    ["backdated", fake, backdated, "2020-01-01T00:00:00.000Z"],
-  ] as const) {
-    const r = await detectToReport({ ...release, url: server.url, onChain: await onChainOf(address, v, at) });
+  const variants: {
+    name: keyof typeof reports;
+    address: string;
+    v: VersionRecord;
+    at?: string;
+    identity?: { modelId: string; owner: string } | null;
+  }[] = [
+    { name: "real", address: r1, v: real },
+    { name: "foreign", address: r2, v: foreign },
+    { name: "backdated", address: fake, v: backdated, at: "2020-01-01T00:00:00.000Z" },
+    // a report from before reports recorded the model id and owner
+    { name: "legacy", address: r1, v: real, identity: null },
+    // the owner's registration, cited as if it were in the forger's namespace
+    {
+      name: "impostor",
+      address: r1,
+      v: real,
+      identity: { modelId: modelIdOf(forger.address, `toy-${r1}`), owner: forger.address },
+    },
+  ];
+  for (const { name, address, v, at, identity } of variants) {
+    const onChain = await onChainOf(address, v, at, ...(identity === undefined ? [] : [identity]));
+    const r = await detectToReport({ ...release, url: server.url, onChain });
     reports[name] = r.reportDir;
   }
 });
@@ -124,6 +157,31 @@ const verify = async (report: string, args: string[], home?: string) => {
   const chainCheck = json?.checks?.find((c: { name: string }) => c.name.startsWith("on-chain record"));
   return { ...r, json, chainCheck: chainCheck && { ...chainCheck, ok: chainCheck.status === "pass" } };
 };
+
+describe("evidence verify --chain: whose registration the report cites", () => {
+  it("the report's model id and owner are the chain's; --owner checks it is the owner the verifier expects", async () => {
+    const ok = await verify(reports.real, ["--registry", r1, "--owner", ownerAddress, "--json"]);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.chainCheck.detail).toContain(`of ${ownerAddress} (the owner you expect)`);
+    const other = await verify(reports.real, ["--registry", r1, "--owner", forgerAddress, "--json"]);
+    expect(other.code).toBe(3);
+    expect(other.chainCheck.detail).toContain(`not ${forgerAddress}'s as you expect`);
+  });
+
+  it("a report citing the owner's registration as another namespace's (model id, owner) is rejected", async () => {
+    const r = await verify(reports.impostor, ["--registry", r1, "--json"]);
+    expect(r.code).toBe(3);
+    expect(r.chainCheck.detail).toContain("the digest is not registered in model");
+    expect(r.chainCheck.detail).toContain(`the report says ${forgerAddress}`);
+  });
+
+  it("an older report without model id and owner stays verifiable, and says so", async () => {
+    const r = await verify(reports.legacy, ["--registry", r1, "--json"]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.chainCheck.detail).toContain("an older report: it records no model id or owner");
+    expect((await verify(reports.legacy, ["--registry", r1, "--owner", forgerAddress, "--json"])).code).toBe(3);
+  });
+});
 
 describe("evidence verify --chain: the registry is the verifier's", () => {
   it("the honest report checks out in the trusted registry, from block times; the dev chain is labelled", async () => {

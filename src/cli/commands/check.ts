@@ -3,6 +3,13 @@ import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
 import { iso, type LedgerFlags, ledgerOptions, ownerFlag, storeSettings, unchecked } from "./ledger-flags.js";
 
+/** Whose release under which model the files must be (see docs/ledger.md, "Identity-bound checks"). */
+interface IdentityFlags {
+  model?: string;
+  modelId?: string;
+  requireOwner?: boolean;
+}
+
 interface SignatureFlags {
   signature?: string;
   publicKey?: string;
@@ -16,17 +23,27 @@ interface SignatureFlags {
  */
 export async function check(
   dir: string,
-  flags: LedgerFlags & SignatureFlags & { manifest?: boolean },
+  flags: LedgerFlags & SignatureFlags & IdentityFlags & { manifest?: boolean },
   globals: GlobalOptions,
 ): Promise<void> {
-  const { checkModel, assertSignatureMatchesManifest } = await import("../../release/check-model.js");
-  const signed = await verifySignatureFlags(dir, flags);
+  const { checkModel, assertSignatureMatchesManifest, ownerRequired, requireOwnerFromEnv } = await import(
+    "../../release/check-model.js"
+  );
   const expectedOwner = ownerFlag(flags);
+  // before hashing or verifying anything: a required owner check that cannot happen is a usage error
+  if (expectedOwner === null && (flags.requireOwner || requireOwnerFromEnv())) throw ownerRequired(dir);
+  if (flags.modelId !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(flags.modelId)) {
+    const { ProvmarkError } = await import("../../errors.js");
+    throw new ProvmarkError("USAGE", `--model-id must be a 0x-prefixed 32-byte hex id, got ${flags.modelId}`, {
+      subject: "--model-id",
+    });
+  }
+  const signed = await verifySignatureFlags(dir, flags);
   const r = await checkModel(
     dir,
     ledgerOptions(flags, globals),
     flags.manifest ? storeSettings(flags, globals) : undefined,
-    expectedOwner,
+    { owner: expectedOwner, name: flags.model, modelId: flags.modelId },
   );
   const signature = signed
     ? {
@@ -58,6 +75,7 @@ export async function check(
       modelId: r.record?.modelId ?? null,
       owner: r.record?.owner ?? null,
       expectedOwner,
+      expectedModel: r.expectedModel,
       ownerChecked: expectedOwner !== null,
       // Registrations of the same files in other namespaces: anyone may register a copy.
       alsoRegisteredBy: r.others.map((o) => ({
@@ -93,8 +111,8 @@ export async function check(
         registered: `REGISTERED  ${o.path}`,
         unregistered:
           o.expectedOwner === null
-            ? `UNREGISTERED  ${o.path}: no registered version has these files`
-            : `UNREGISTERED  ${o.path}: ${o.expectedOwner} registered no version with these files`,
+            ? `UNREGISTERED  ${o.path}: no registered version has these files${o.expectedModel === null ? "" : ` in model ${o.expectedModel}`}`
+            : `UNREGISTERED  ${o.path}: ${o.expectedOwner} registered no version with these files${o.expectedModel === null ? "" : ` under model ${o.expectedModel}`}`,
         revoked: `REVOKED  ${o.path} (at ${o.revokedAt}: ${o.revocationReason})`,
       }[o.status];
       const lines = [head];

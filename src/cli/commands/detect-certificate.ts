@@ -96,6 +96,8 @@ export async function resolveCertificate(
         txHash: rec.txHash,
         blockNumber: rec.blockNumber,
         manifestCid: rec.manifestCid,
+        modelId: rec.modelId,
+        owner: rec.owner,
       };
       const { devChainReason } = await import("../../detect/dev-chain.js");
       devChain = await devChainReason(ledger);

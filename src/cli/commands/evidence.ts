@@ -1,7 +1,7 @@
 import { ExitCode } from "../../errors.js";
 import { emit } from "../output.js";
 import type { GlobalOptions } from "../program.js";
-import { type LedgerFlags, ledgerOptions } from "./ledger-flags.js";
+import { type LedgerFlags, ledgerOptions, ownerFlag } from "./ledger-flags.js";
 
 /**
  * `provmark evidence verify <report>`: exit 0 when every check passes, 3 when one fails. With
@@ -36,7 +36,10 @@ export async function evidenceVerify(
     : null;
   if (flags.chain) {
     const { recheckOnChain } = await import("../../detect/evidence-chain.js");
-    const c = await recheckOnChain(report, ledgerOptions(flags, globals), { deploymentFile: flags.deployment });
+    const c = await recheckOnChain(report, ledgerOptions(flags, globals), {
+      deploymentFile: flags.deployment,
+      owner: ownerFlag(flags),
+    });
     // Runs anchored against this certificate and suspect count even when the report omits them.
     if (c.anchoredPlans.some((h) => !report.committedPlans.some((p) => p.planHash === h))) {
       check = (await verifyEvidence(path, { ...policy, knownPlans: c.anchoredPlans })).check;

@@ -185,6 +185,9 @@ export const evidenceSchema = z.object({
       txHash: z.string(),
       blockNumber: z.number().int(),
       manifestCid: z.string(),
+      /** The namespace the cited registration is in, and its owner then (absent in older reports). */
+      modelId: z.string().optional(),
+      owner: z.string().optional(),
     })
     .nullable(),
   reveal: z.union([revealSchema, revealV2Schema]),
