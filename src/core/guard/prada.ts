@@ -33,7 +33,7 @@ import { SHAPIRO_WILK_MAX_N, shapiroWilk } from "./shapiro-wilk.js";
  */
 
 /** δ calibrated on benign MNIST clients by scripts/calibrate-prada.ts (see docs/guard-math.md). */
-export const PRADA_DEFAULT_DELTA = 0.94;
+export const PRADA_DEFAULT_DELTA = 0.93;
 
 export interface PradaOptions {
   /** Alert while the pooled distances' Shapiro-Wilk W is below this. */
@@ -257,7 +257,7 @@ export class PradaMonitor {
     const size = this.inputSize;
     const classes = [...this.sets.entries()].map(([label, c]) => {
       const rows = new Float32Array(c.slots.length * size);
-      c.slots.forEach((slot, k) => rows.set(this.rows.subarray(slot * size, (slot + 1) * size), k * size));
+      for (const [k, slot] of c.slots.entries()) rows.set(this.rows.subarray(slot * size, (slot + 1) * size), k * size);
       return { label, threshold: c.threshold, joined: c.joined, sum: c.sum, sumSq: c.sumSq, rows: b64(rows) };
     });
     const d = new Float64Array(this.distCount);
@@ -302,7 +302,7 @@ export class PradaMonitor {
       throw new ProvmarkError("USAGE", "PRADA monitor state: distances do not match their classes or the window");
     }
     const dv = new Float64Array(d.buffer, d.byteOffset, d.length / 8);
-    st.distanceClasses.forEach((c, k) => m.pushDistance(dv[k] as number, c));
+    for (const [k, c] of st.distanceClasses.entries()) m.pushDistance(dv[k] as number, c);
     for (const c of st.classes) {
       const bytes = fromB64(c.rows, 4 * st.inputSize);
       const count = bytes.length / (4 * st.inputSize);
