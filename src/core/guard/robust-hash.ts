@@ -73,6 +73,12 @@ function axisWeights(size: number, g: number, offset: number): Float64Array {
   return w;
 }
 
+function median(v: Float64Array): number {
+  const s = Float64Array.from(v).sort();
+  const n = s.length;
+  return n % 2 === 1 ? (s[(n - 1) / 2] as number) : ((s[n / 2 - 1] as number) + (s[n / 2] as number)) / 2;
+}
+
 function imageHash(x: Float32Array, spec: ImageInput, gridOpt: number): Uint8Array {
   const { height: h, width: w } = spec;
   const gy = Math.max(1, Math.min(gridOpt, h));
@@ -89,7 +95,11 @@ function imageHash(x: Float32Array, spec: ImageInput, gridOpt: number): Uint8Arr
     lmin = Math.min(lmin, v);
     lmax = Math.max(lmax, v);
   }
-  const mid = (lmin + lmax) / 2;
+  // Pooled relative to the median (the background, for most images): cells the moved grid puts partly
+  // outside the image then gain nothing from a brightness change, and no bit flips.
+  const background = median(luma);
+  for (let i = 0; i < luma.length; i++) luma[i] = (luma[i] as number) - background;
+  const mid = (lmin + lmax) / 2 - background;
   for (let yy = 0; yy < h; yy++) {
     for (let xx = 0; xx < w; xx++) {
       // Only the brighter half of the range weighs in: noise on the background moves the centre nowhere.
