@@ -18,7 +18,7 @@ import type { GuardClient, GuardHooks } from "./hooks.js";
 import { type KeyStore, openKeyStore } from "./key-store.js";
 import type { KeyRecord } from "./keys-file.js";
 import { createLimiter } from "./limiter.js";
-import { type GuardProtocol, isInfoRoute, isPredictRoute } from "./protocol.js";
+import { type GuardMode, isInfo, predictProtocol } from "./protocol.js";
 import { parseAnswers } from "./protocol-answers.js";
 import { decodeInputs } from "./protocol-inputs.js";
 import { createUpstream, UpstreamError } from "./upstream.js";
@@ -26,7 +26,8 @@ import { createUpstream, UpstreamError } from "./upstream.js";
 export interface GuardOptions {
   /** Base URL of the model server, e.g. http://127.0.0.1:8501 */
   upstream: string;
-  protocol: GuardProtocol;
+  /** The upstream's API; "provmark-serve": `provmark serve`'s TF Serving, KServe and `:classify` routes. */
+  protocol: GuardMode;
   config: GuardConfig;
   host?: string;
   port?: number;
@@ -175,8 +176,9 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
     if (path.startsWith("/provmark/")) {
       return handleGuardRoute({ req, path, client, body, keys, audit, hooks, now });
     }
-    const predict = isPredictRoute(protocol, method, path);
-    if (!predict && !isInfoRoute(protocol, method, path)) {
+    const proto = predictProtocol(protocol, method, path);
+    const predict = proto !== undefined;
+    if (!predict && !isInfo(protocol, method, path)) {
       return refusal(404, `the guard does not forward ${method} ${path.slice(0, 200)}`, "rejected");
     }
     if (predict && client.role !== "client") {
@@ -210,11 +212,11 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
       headers: { "content-type": contentType },
       decision: "forwarded",
     };
-    if (!predict || reply.status !== 200 || hooks.after === undefined) return forwarded;
-    const parsed = parseAnswers(protocol, reply.body.toString("utf8"), answerCtx);
+    if (proto === undefined || reply.status !== 200 || hooks.after === undefined) return forwarded;
+    const parsed = parseAnswers(proto, reply.body.toString("utf8"), answerCtx);
     if (parsed === null) return { ...forwarded, note: "answers not readable" };
-    const inputs = await decodeInputs(protocol, requestBody, inputCtx);
-    const d = await hooks.after({ client, protocol, inputs, answers: parsed.answers });
+    const inputs = await decodeInputs(proto, requestBody, inputCtx);
+    const d = await hooks.after({ client, protocol: proto, inputs, answers: parsed.answers });
     if (d.block !== undefined) return { ...refusal(403, d.block, "blocked"), ...(d.note ? { note: d.note } : {}) };
     if (d.delayMs) await sleep(d.delayMs);
     const note = d.note ? { note: d.note } : {};

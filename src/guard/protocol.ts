@@ -18,3 +18,21 @@ export function isInfoRoute(protocol: GuardProtocol, method: string, path: strin
     return /^\/v2(\/health\/(live|ready)|\/models\/[^/]+(\/versions\/[^/]+)?(\/ready)?)?\/?$/.test(path);
   return false;
 }
+
+/** What the guard fronts: one protocol, or `provmark serve` (TF Serving, KServe and `:classify` on one port). */
+export type GuardMode = GuardProtocol | "provmark-serve";
+
+/** The protocol of a prediction request, or undefined when it is not one. */
+export function predictProtocol(mode: GuardMode, method: string, path: string): GuardProtocol | undefined {
+  if (mode !== "provmark-serve") return isPredictRoute(mode, method, path) ? mode : undefined;
+  if (isPredictRoute("tfserving", method, path)) return "tfserving";
+  if (isPredictRoute("kserve", method, path)) return "kserve";
+  if (method === "POST" && /^\/v1\/models\/[^/]+(\/versions\/[^/]+)?:classify\/?$/.test(path)) return "raw";
+  return undefined;
+}
+
+export function isInfo(mode: GuardMode, method: string, path: string): boolean {
+  return mode === "provmark-serve"
+    ? isInfoRoute("tfserving", method, path) || isInfoRoute("kserve", method, path)
+    : isInfoRoute(mode, method, path);
+}
