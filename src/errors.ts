@@ -166,6 +166,14 @@ export const ErrorCodes = {
     summary: "The model's files differ from the signed ones: a file was changed, added, removed or renamed.",
   },
   EVIDENCE_INVALID: usage("An evidence report is not valid JSON or does not match its schema."),
+  GUARD_CONFIG_INVALID: usage(
+    "A guard config file is not JSON or does not match its schema (every problem is listed).",
+  ),
+  GUARD_KEYS_INVALID: usage("A guard keys file is not JSON or does not match its schema (every problem is listed)."),
+  GUARD_KEY_UNKNOWN: usage("No key with that id is in the guard keys file."),
+  GUARD_AUDIT_INVALID: usage(
+    "A guard audit log's hash chain does not verify: an entry was deleted, rewritten, reordered or truncated.",
+  ),
   TRAINING_DIVERGED: { exit: 1, summary: "Training produced a non-finite loss." },
   INTERNAL: { exit: ExitCode.internal, summary: "An unexpected internal error (a bug: please report it)." },
 } as const satisfies Record<string, CodeInfo>;

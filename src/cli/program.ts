@@ -444,7 +444,10 @@ export function buildProgram(): Command {
     .option("--name <name>", "model name in the URLs (default: the directory's name)")
     .option("--verbose", "one line per request on stderr")
     .option("--json", "one JSON line with the URLs once listening")
+    .option("--guard <config>", "put the guard (API keys, rate limits, audit log) in front: a guard.json")
     .action(async (opts) => (await import("./commands/serve.js")).serve(opts, globals()));
+
+  addGuardCommands(program, globals, intArg);
 
   program
     .command("lab")
@@ -600,6 +603,104 @@ function withLedgerFlags(cmd: Command, { write = false } = {}): Command {
       .option("--confirmations <n>", "blocks to wait for after mining", intArg("--confirmations", 1, 100), 1);
   }
   return cmd.option("--json", "machine-readable output");
+}
+
+/** `provmark guard` (run the proxy) and its `keys`, `audit verify` and `anchor` subcommands. */
+function addGuardCommands(
+  program: Command,
+  globals: () => GlobalOptions,
+  int: (name: string, min: number, max?: number) => (v: string) => number,
+): void {
+  const guard = withModelIOFlags(
+    program
+      .command("guard")
+      .description("a reverse proxy in front of a model server: API keys, rate limits, audit log, monitoring hooks"),
+  )
+    .option("--upstream <url>", "the model server's base URL (required to run the guard)")
+    .addOption(
+      new Option("--protocol <protocol>", "the upstream's API")
+        .choices(["tfserving", "kserve", "json", "raw"])
+        .default("tfserving"),
+    )
+    .option("--config <file>", "guard.json (keys file, audit log, limits): see docs/guard.md")
+    .option("--host <host>", "interface to listen on (not loopback: needs auth on)", "127.0.0.1")
+    .option("--port <port>", "TCP port (0 picks a free one)", int("--port", 0, 65535), 8500)
+    .option("--model <dir>", "the upstream's model: its input description decodes encoded images for the monitor")
+    .option("--model-name <name>", "the model's name in the upstream's URLs (for the printed URLs)")
+    .option("--verbose", "one line per request on stderr")
+    .option("--json", "one JSON line once listening")
+    .action(async (opts) => {
+      for (const flag of ["upstream", "config"] as const) {
+        if (opts[flag] === undefined) {
+          throw new ProvmarkError("USAGE", `provmark guard needs --${flag}`, { subject: `--${flag}` });
+        }
+      }
+      return (await import("./commands/guard.js")).guard(opts, globals());
+    });
+
+  const keys = guard.command("keys").description("API keys of the guard's clients (stored as SHA-256 hashes)");
+  const keysFile = (cmd: Command) =>
+    cmd
+      .option("--keys <file>", "the keys file (created 0600 by add)")
+      .option("--config <file>", "take the keys file from this guard.json")
+      .option("--json", "machine-readable output");
+  keysFile(
+    keys
+      .command("add")
+      .description("create a key; it is printed once")
+      .requiredOption("--name <name>", "who the key is for")
+      .addOption(
+        new Option("--role <role>", "what it may do").choices(["client", "auditor", "admin"]).default("client"),
+      )
+      .option("--rate <n/period>", 'rate limit, e.g. "20/s"')
+      .option("--burst <n>", "requests allowed at once above the rate", int("--burst", 1))
+      .option("--quota <n/period>", 'quota, e.g. "10000/day"'),
+  ).action(async (_opts, cmd: Command) => (await import("./commands/guard-keys.js")).guardKeysAdd(withGuardFlags(cmd)));
+  keysFile(keys.command("list").description("list keys (never the keys)")).action(async (_opts, cmd: Command) =>
+    (await import("./commands/guard-keys.js")).guardKeysList(withGuardFlags(cmd)),
+  );
+  keysFile(keys.command("revoke").description("revoke a key by id").argument("<id>", "the key's id (k_…)")).action(
+    async (id: string, _opts, cmd: Command) =>
+      (await import("./commands/guard-keys.js")).guardKeysRevoke(id, withGuardFlags(cmd)),
+  );
+
+  withLedgerFlags(
+    guard
+      .command("audit")
+      .description("the guard's hash-chained audit log")
+      .command("verify")
+      .description("check the log's hash chain and anchors; print its head")
+      .argument("<log>", "the audit log (JSON lines)")
+      .option("--chain", "also check every anchor on chain (and anchors the anchors file does not list)"),
+  ).action(async (log: string, _opts, cmd: Command) =>
+    (await import("./commands/guard-audit.js")).guardAuditVerify(log, withGuardFlags(cmd), globals()),
+  );
+
+  withLedgerFlags(
+    guard
+      .command("anchor")
+      .description("anchor the audit log's head on chain (one transaction); recorded in <log>.anchors.json")
+      .requiredOption("--log <file>", "the audit log"),
+    { write: true },
+  ).action(async (_opts, cmd: Command) =>
+    (await import("./commands/guard-audit.js")).guardAnchor(withGuardFlags(cmd), globals()),
+  );
+}
+
+/**
+ * A guard subcommand's flags. The root program parses options anywhere on the line, so `guard`
+ * itself takes the flags it shares with its subcommands (--config, --json) even after them: they
+ * are merged back here, the subcommand's own winning.
+ */
+function withGuardFlags<T>(cmd: Command): T {
+  const own = cmd.opts();
+  const guard = cmd.parent?.name() === "guard" ? cmd.parent : cmd.parent?.parent;
+  const shared = guard?.opts() ?? {};
+  return {
+    ...own,
+    ...(own.config === undefined && shared.config !== undefined ? { config: shared.config } : {}),
+    ...(own.json === undefined && shared.json !== undefined ? { json: shared.json } : {}),
+  } as T;
 }
 
 /** Runs the CLI and returns the exit code (never throws). */

@@ -1,5 +1,6 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 import type { TF } from "../model/backend.js";
+import { RequestError } from "./http.js";
 import type { ModelSignature } from "./tensor-json.js";
 
 export interface InferenceQueue {
@@ -29,6 +30,8 @@ export function createInferenceQueue(
   model: tfTypes.LayersModel,
   sig: ModelSignature,
   maxBatch: number,
+  /** Requests that may wait at once; one more is refused with 503 (Retry-After) instead of growing memory. */
+  maxQueued = Number.POSITIVE_INFINITY,
 ): InferenceQueue {
   const queue: Job[] = [];
   let scheduled = false;
@@ -93,6 +96,10 @@ export function createInferenceQueue(
   return {
     run: (x, n) =>
       new Promise<Float32Array>((resolve, reject) => {
+        if (queue.length >= maxQueued) {
+          reject(new RequestError(503, "the inference queue is full: retry shortly", { "retry-after": "1" }));
+          return;
+        }
         queue.push({ x, n, resolve, reject });
         schedule();
       }),

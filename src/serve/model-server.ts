@@ -6,6 +6,7 @@ import { ProvmarkError } from "../errors.js";
 import { type BackendChoice, type BackendName, loadTf } from "../model/backend.js";
 import { loadLayersModel } from "../model/fs-io-handler.js";
 import type { ModelIOOverrides } from "../model/infer-io.js";
+import { hardenedServerOptions, hardenServer, SERVER_LIMIT_DEFAULTS, type ServerLimits } from "./harden.js";
 import {
   assertJsonContentType,
   clientUrl,
@@ -29,6 +30,8 @@ export const SERVE_DEFAULTS = {
   port: 8501,
   maxBodyBytes: 20 * 1024 * 1024,
   maxBatch: 256,
+  /** Requests waiting for inference at once; more get 503 with Retry-After. */
+  maxQueue: 1024,
   /** How long `close()` lets in-flight requests finish before cutting their connections. */
   closeGraceMs: 10_000,
 } as const;
@@ -56,6 +59,10 @@ export interface ModelServerOptions {
   /** Called with one line per request (method, path, status, instances, time); never with bodies. */
   log?: (line: string) => void;
   closeGraceMs?: number;
+  /** Requests waiting for inference at once (default 1024); one more gets 503 with Retry-After. */
+  maxQueue?: number;
+  /** Connection cap, header and body deadlines, keep-alive limits (src/serve/harden.ts). */
+  limits?: Partial<ServerLimits>;
 }
 
 export interface ModelServerStats {
@@ -160,7 +167,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   try {
     sig = modelSignature(model, options.modelDir);
     imageIO = await serveImageIO(model, options.modelDir, options.io);
-    queue = createInferenceQueue(tf, model, sig, maxBatch);
+    queue = createInferenceQueue(tf, model, sig, maxBatch, options.maxQueue ?? SERVE_DEFAULTS.maxQueue);
     // Warm up (kernels, weights upload) so the first client does not pay for it.
     await queue.run(new Float32Array(sig.inputSize), 1);
   } catch (e) {
@@ -260,7 +267,12 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     }
   };
 
-  const server = createServer(async (req, res) => {
+  const limits: ServerLimits = { ...SERVER_LIMIT_DEFAULTS, ...options.limits };
+  const server = createServer(hardenedServerOptions(limits), async (req, res) => {
+    if (refused(req)) {
+      res.destroy();
+      return;
+    }
     const started = performance.now();
     counters.requests++;
     const url = req.url ?? "/";
@@ -281,9 +293,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
         `${res.statusCode} n=${instances} ${(performance.now() - started).toFixed(1)}ms`,
     );
   });
-  server.keepAliveTimeout = 5_000;
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 60_000;
+  const refused = hardenServer(server, limits);
 
   try {
     await listen(server, port, host);

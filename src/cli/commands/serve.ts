@@ -9,6 +9,8 @@ export interface ServeFlags extends ModelIOFlags {
   name?: string;
   json?: boolean;
   verbose?: boolean;
+  /** A guard.json: the guard listens on --host/--port, the model server on an ephemeral loopback port. */
+  guard?: string;
 }
 
 /**
@@ -18,23 +20,48 @@ export interface ServeFlags extends ModelIOFlags {
  */
 export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<void> {
   const { startModelServer } = await import("../../serve/model-server.js");
+  const guardConfig =
+    flags.guard === undefined
+      ? undefined
+      : await (await import("../../guard/guard-config.js")).loadGuardConfig(flags.guard);
   const server = await startModelServer({
     modelDir: flags.model,
-    host: flags.host,
-    port: flags.port,
+    host: guardConfig === undefined ? flags.host : "127.0.0.1",
+    port: guardConfig === undefined ? flags.port : 0,
     backend: backendChoice(globals.backend),
     io: modelIOOverrides(flags),
     ...(flags.name === undefined ? {} : { modelName: flags.name }),
     ...(flags.verbose ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
   });
+  let guard: import("../../guard/guard-server.js").GuardServer | undefined;
+  if (guardConfig !== undefined) {
+    const { startGuard } = await import("../../guard/guard-server.js");
+    try {
+      guard = await startGuard({
+        upstream: server.url,
+        protocol: "provmark-serve",
+        config: guardConfig,
+        host: flags.host,
+        port: flags.port,
+        ...(server.imageIO.ok ? { io: server.imageIO.io } : {}),
+        warn: (line) => process.stderr.write(`${line}\n`),
+        ...(flags.verbose ? { log: (line: string) => process.stderr.write(`guard ${line}\n`) } : {}),
+      });
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+  }
   const sig = server.signature;
+  const base = guard?.url ?? server.url;
   const result = {
-    url: server.url,
+    url: base,
     model: server.modelName,
     modelDir: flags.model,
-    predictUrl: server.predictUrl,
-    inferUrl: server.inferUrl,
-    classifyUrl: server.classifyUrl,
+    predictUrl: `${base}/v1/models/${server.modelName}:predict`,
+    inferUrl: `${base}/v2/models/${server.modelName}/infer`,
+    classifyUrl: `${base}/v1/models/${server.modelName}:classify`,
+    ...(guard === undefined ? {} : { guard: { upstream: server.url, auth: guardConfig?.auth ?? false } }),
     images: server.imageIO.ok
       ? { preprocess: server.imageIO.io.input.preprocess }
       : { unavailable: server.imageIO.why },
@@ -56,6 +83,11 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
           ? '  encoded images ({"b64"}, BYTES, :classify) are decoded by the model\'s input description'
           : `  tensors only: ${server.imageIO.why}`,
         `  health:           GET  ${result.url}/v2/health/ready`,
+        ...(guard === undefined
+          ? []
+          : [
+              `  guarded: ${guardConfig?.auth ? "API keys required" : "no auth (loopback)"}, model server on ${server.url}`,
+            ]),
         "  Ctrl-C stops it (in-flight requests finish first).",
         "",
       ].join("\n"),
@@ -70,5 +102,6 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+  await guard?.close();
   await server.close();
 }

@@ -1,0 +1,75 @@
+import { backendChoice } from "../../model/backend.js";
+import type { GlobalOptions } from "../program.js";
+import { type ModelIOFlags, modelIOOverrides } from "./model-io-flags.js";
+
+export interface GuardFlags extends ModelIOFlags {
+  upstream: string;
+  protocol: "tfserving" | "kserve" | "json" | "raw";
+  config: string;
+  host: string;
+  port: number;
+  /** A model directory whose input description decodes encoded images for the hooks. */
+  model?: string;
+  modelName?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/** Waits for SIGINT or SIGTERM. */
+export function untilSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+const stderrLine = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Runs the guard in front of --upstream until SIGINT or SIGTERM. */
+export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<void> {
+  const { loadGuardConfig } = await import("../../guard/guard-config.js");
+  const { startGuard } = await import("../../guard/guard-server.js");
+  const config = await loadGuardConfig(flags.config);
+  let io: import("../../core/input/model-io.js").ModelIO | undefined;
+  if (flags.model !== undefined) {
+    const { inferModelIO } = await import("../../model/infer-io.js");
+    io = (await inferModelIO(flags.model, modelIOOverrides(flags), { backend: backendChoice(globals.backend) })).io;
+  }
+  const server = await startGuard({
+    upstream: flags.upstream,
+    protocol: flags.protocol,
+    config,
+    host: flags.host,
+    port: flags.port,
+    ...(io === undefined ? {} : { io }),
+    warn: stderrLine,
+    ...(flags.verbose ? { log: stderrLine } : {}),
+  });
+  const result = {
+    url: server.url,
+    upstream: flags.upstream,
+    protocol: flags.protocol,
+    auth: config.auth,
+    auditLog: config.auditPath ?? null,
+    tornAuditBytes: server.tornAuditBytes,
+  };
+  if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else {
+    process.stdout.write(
+      [
+        `provmark guard: ${server.url} → ${flags.upstream} (${flags.protocol})`,
+        `  auth: ${config.auth ? "API keys (Authorization: Bearer <key> or x-api-key)" : "off (loopback only)"}`,
+        `  audit log: ${config.auditPath ?? "none"}`,
+        "  Ctrl-C stops it.",
+        "",
+      ].join("\n"),
+    );
+  }
+  await untilSignal();
+  await server.close();
+}

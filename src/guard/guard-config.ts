@@ -1,0 +1,113 @@
+/** The guard's config file (guard.json): where keys and the audit log live, limits, defaults. */
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { z } from "zod";
+import { parsePerPeriod } from "../core/guard/token-bucket.js";
+import { jsonApiConfigSchema } from "../detect/adapters/json-config.js";
+import { fromFsError, ProvmarkError } from "../errors.js";
+import { zodProblems } from "./keys-file.js";
+
+const perPeriod = z.string().refine((s) => parsePerPeriod(s) !== undefined, {
+  message: 'not a rate like "20/s", "100/min" or "10000/day"',
+});
+const ms = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/** Hardening limits shared by the guard and `provmark serve`; defaults in GUARD_LIMIT_DEFAULTS. */
+export const limitsSchema = z.strictObject({
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024 * 1024 * 1024)
+    .optional(),
+  maxConnections: z.number().int().min(1).max(100_000).optional(),
+  headersTimeoutMs: ms(100, 600_000).optional(),
+  bodyTimeoutMs: ms(100, 600_000).optional(),
+  keepAliveTimeoutMs: ms(100, 600_000).optional(),
+  maxRequestsPerSocket: z.number().int().min(0).max(1_000_000).optional(),
+  upstreamTimeoutMs: ms(100, 600_000).optional(),
+});
+export type GuardLimits = { [K in keyof z.infer<typeof limitsSchema>]-?: number };
+
+export const GUARD_LIMIT_DEFAULTS: GuardLimits = {
+  maxBodyBytes: 20 * 1024 * 1024,
+  maxConnections: 256,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxRequestsPerSocket: 1000,
+  upstreamTimeoutMs: 30_000,
+};
+
+export const guardConfigSchema = z.strictObject({
+  schema: z.literal("provmark/guard-config/v1"),
+  /** false: no API keys (loopback only). */
+  auth: z.boolean().default(true),
+  /** Relative to the config file. */
+  keysFile: z.string().min(1).optional(),
+  auditLog: z.string().min(1).optional(),
+  /** Limits for keys that set none. */
+  defaults: z
+    .strictObject({
+      rate: perPeriod.optional(),
+      burst: z.number().int().min(1).optional(),
+      quota: perPeriod.optional(),
+    })
+    .default({}),
+  limits: limitsSchema.default({}),
+  /** --protocol json: the upstream's API, described as for `detect --protocol json`. */
+  json: jsonApiConfigSchema.optional(),
+});
+export type GuardConfigFile = z.infer<typeof guardConfigSchema>;
+
+export interface GuardConfig extends Omit<GuardConfigFile, "limits"> {
+  limits: GuardLimits;
+  /** Absolute paths. */
+  keysPath?: string;
+  auditPath?: string;
+}
+
+/** Validates a parsed config; every problem is listed. `base` resolves its relative paths. */
+export function parseGuardConfig(raw: unknown, base: string, subject: string): GuardConfig {
+  const parsed = guardConfigSchema.safeParse(raw);
+  const problems = parsed.success ? [] : zodProblems(parsed.error);
+  if (parsed.success && parsed.data.auth && parsed.data.keysFile === undefined) {
+    problems.push('keysFile: needed while auth is on (or set "auth": false, loopback only)');
+  }
+  if (!parsed.success || problems.length > 0) {
+    throw new ProvmarkError(
+      "GUARD_CONFIG_INVALID",
+      `${subject} is not a valid guard config:\n  ${problems.join("\n  ")}`,
+      {
+        subject,
+        hints: ["The format, with an example, is in docs/guard.md."],
+      },
+    );
+  }
+  const c = parsed.data;
+  return {
+    ...c,
+    limits: {
+      ...GUARD_LIMIT_DEFAULTS,
+      ...Object.fromEntries(Object.entries(c.limits).filter(([, v]) => v !== undefined)),
+    },
+    ...(c.keysFile === undefined ? {} : { keysPath: resolve(base, c.keysFile) }),
+    ...(c.auditLog === undefined ? {} : { auditPath: resolve(base, c.auditLog) }),
+  };
+}
+
+export async function loadGuardConfig(path: string): Promise<GuardConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw fromFsError(e, path);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ProvmarkError("GUARD_CONFIG_INVALID", `${path} is not JSON: ${(e as Error).message}`, { subject: path });
+  }
+  return parseGuardConfig(raw, dirname(resolve(path)), path);
+}

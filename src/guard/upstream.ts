@@ -1,0 +1,83 @@
+/** Forwards one request to the upstream model server and buffers its answer (bounded, with a deadline). */
+import { Agent, type IncomingHttpHeaders, request } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+
+export interface UpstreamReply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export class UpstreamError extends Error {
+  override readonly name = "UpstreamError";
+  constructor(
+    readonly status: 502 | 504,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Headers the guard passes on; credentials and hop-by-hop headers stay behind. */
+const FORWARDED = ["content-type", "accept", "accept-encoding", "user-agent"];
+const MAX_REPLY_BYTES = 256 * 1024 * 1024;
+
+export interface Upstream {
+  send(method: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Promise<UpstreamReply>;
+  close(): void;
+}
+
+export function createUpstream(base: string, timeoutMs: number): Upstream {
+  const url = new URL(base);
+  const secure = url.protocol === "https:";
+  const agent = secure ? new HttpsAgent({ keepAlive: true }) : new Agent({ keepAlive: true });
+  const prefix = url.pathname.replace(/\/$/, "");
+  return {
+    send: (method, path, headers, body) =>
+      new Promise((resolve, reject) => {
+        const out: Record<string, string> = { "content-length": String(body.length) };
+        for (const h of FORWARDED) {
+          const v = headers[h];
+          if (typeof v === "string") out[h] = v;
+        }
+        const req = (secure ? httpsRequest : request)(
+          {
+            protocol: url.protocol,
+            hostname: url.hostname,
+            port: url.port,
+            method,
+            path: `${prefix}${path}`,
+            headers: out,
+            agent,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            let size = 0;
+            res.on("data", (c: Buffer) => {
+              size += c.length;
+              if (size > MAX_REPLY_BYTES) {
+                req.destroy(new UpstreamError(502, "the upstream's answer is too large"));
+                return;
+              }
+              chunks.push(c);
+            });
+            res.on("end", () => {
+              clearTimeout(timer);
+              resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks, size) });
+            });
+            res.on("error", (e) => req.destroy(e));
+          },
+        );
+        const timer = setTimeout(
+          () => req.destroy(new UpstreamError(504, `the upstream did not answer within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        req.on("error", (e) => {
+          clearTimeout(timer);
+          reject(e instanceof UpstreamError ? e : new UpstreamError(502, `the upstream failed: ${e.message}`));
+        });
+        req.end(body);
+      }),
+    close: () => agent.destroy(),
+  };
+}
