@@ -166,6 +166,13 @@ export const ErrorCodes = {
     summary: "The model's files differ from the signed ones: a file was changed, added, removed or renamed.",
   },
   EVIDENCE_INVALID: usage("An evidence report is not valid JSON or does not match its schema."),
+  DAWN_LOG_INVALID: usage(
+    "A DAWN watermark log is not a provmark log, or a record other than a torn last one is damaged.",
+  ),
+  DAWN_LOG_DECRYPT_FAILED: usage(
+    "A DAWN watermark log record does not decrypt: the record was altered, moved or cut out.",
+  ),
+  DAWN_LOG_WRONG_KEY: usage("The key file is not the one the DAWN watermark log was written with."),
   TRAINING_DIVERGED: { exit: 1, summary: "Training produced a non-finite loss." },
   INTERNAL: { exit: ExitCode.internal, summary: "An unexpected internal error (a bug: please report it)." },
 } as const satisfies Record<string, CodeInfo>;

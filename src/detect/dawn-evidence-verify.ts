@@ -1,0 +1,192 @@
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import {
+  type DawnEvidenceReport,
+  type DawnResult,
+  dawnEvidenceSchema,
+  dawnOutcomes,
+  decideDawn,
+} from "../core/detect/dawn-evidence.js";
+import { ProvmarkError } from "../errors.js";
+import { decodeContentEncoding } from "./adapters/content-encoding.js";
+import { MAX_RESPONSE_BYTES, sha256Hex } from "./adapters/http-exchange.js";
+import { responseParser } from "./adapters/parse-response.js";
+
+export interface DawnCheck {
+  name: string;
+  status: "pass" | "fail" | "warn";
+  detail: string;
+}
+
+export interface DawnRecheck {
+  ok: boolean;
+  checks: DawnCheck[];
+  /** The verdict from the answers re-read from the stored bodies, at the verifier's α. */
+  recomputed: DawnResult;
+  caveats: string[];
+}
+
+/**
+ * Reads `<dir>/report.json` (or a report file) when it is a DAWN report (kind "dawn"); null for any
+ * other kind, so `evidence verify` hands it to the trigger-report verifier.
+ */
+export async function readDawnEvidence(path: string): Promise<{ report: DawnEvidenceReport; dir: string } | null> {
+  const file = path.endsWith(".json") ? path : join(path, "report.json");
+  const dir = path.endsWith(".json") ? dirname(file) : path;
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, "utf8"));
+  } catch {
+    return null;
+  }
+  if ((json as { kind?: unknown } | null)?.kind !== "dawn") return null;
+  const p = dawnEvidenceSchema.safeParse(json);
+  if (!p.success) {
+    const issue = p.error.issues[0];
+    throw new ProvmarkError(
+      "EVIDENCE_INVALID",
+      `${file}: not a DAWN evidence report (${issue?.path.join(".")}: ${issue?.message})`,
+      {
+        subject: file,
+      },
+    );
+  }
+  return { report: p.data, dir };
+}
+
+/**
+ * Re-checks a DAWN evidence report without the key: every request and response body against its
+ * SHA-256, every answer (and claimed failure) re-read from its response, the match counts and each
+ * client's p-value recomputed at the verifier's α. The altered labels themselves are the owner's
+ * claim (bound by the log's hash): they cannot be re-derived without the key, and the report says so.
+ */
+export function recheckDawnEvidence(
+  report: DawnEvidenceReport,
+  dir: string,
+  policy: { alpha: number; maxFailureFraction: number },
+): DawnRecheck {
+  const checks: DawnCheck[] = [];
+  const body = (sha: string): Buffer | null => {
+    if (!/^[0-9a-f]{64}$/.test(sha)) return null;
+    try {
+      return readFileSync(join(dir, "bodies", sha));
+    } catch {
+      return null;
+    }
+  };
+  const io = report.log.modelIO;
+  const parse = responseParser(report.suspect.protocol, {
+    classes: io.classes.count,
+    classNames: io.classes.names,
+    responseConfig: report.suspect.responseConfig,
+  });
+  const badBodies: string[] = [];
+  const badAnswers: string[] = [];
+  const reread = new Map<string, (number | null)[]>();
+  const answers = report.queries.map((q) => {
+    if (q.requestSha256 !== null) {
+      const b = body(q.requestSha256);
+      if (b === null || sha256Hex(b) !== q.requestSha256) badBodies.push(`${q.id} (request)`);
+    }
+    if (q.responseSha256 === null || q.batchSize === null || q.batchPosition === null) {
+      if (q.got !== null) badAnswers.push(`${q.id}: an answer without a response`);
+      return null;
+    }
+    let labels = reread.get(`${q.responseSha256}/${q.batchSize}`);
+    if (labels === undefined) {
+      const b = body(q.responseSha256);
+      if (b === null || sha256Hex(b) !== q.responseSha256) {
+        if (q.response?.withheld === undefined) badBodies.push(`${q.id} (response)`);
+        labels = Array.from({ length: q.batchSize }, () => null);
+      } else {
+        const d = decodeContentEncoding(b, q.response?.encoding ?? null, MAX_RESPONSE_BYTES);
+        labels = d.ok ? parse(d.body, q.batchSize) : Array.from({ length: q.batchSize }, () => null);
+      }
+      reread.set(`${q.responseSha256}/${q.batchSize}`, labels);
+    }
+    const got = labels[q.batchPosition] ?? null;
+    // A withheld body (it echoed a credential) cannot be re-read: its answer counts as a failure.
+    if (q.response?.withheld !== undefined) return null;
+    if (got !== q.got) badAnswers.push(`${q.id}: report says ${q.got ?? "failed"}, the body says ${got ?? "failed"}`);
+    return got;
+  });
+  checks.push({
+    name: "bodies",
+    status: badBodies.length ? "fail" : "pass",
+    detail: badBodies.length ? `missing or altered: ${list(badBodies)}` : "every stored body matches its SHA-256",
+  });
+  checks.push({
+    name: "answers",
+    status: badAnswers.length ? "fail" : "pass",
+    detail: badAnswers.length ? list(badAnswers) : "every answer and failure re-read from its response",
+  });
+  const badNull = report.queries.filter(
+    (q) => q.kind === "watermark" && q.nullProbability !== 1 / (io.classes.count - 1),
+  );
+  checks.push({
+    name: "null",
+    status: badNull.length ? "fail" : "pass",
+    detail: badNull.length
+      ? `null probabilities other than 1/(C−1): ${list(badNull.map((q) => q.id))}`
+      : `1/(C−1) = 1/${io.classes.count - 1} per distinct input`,
+  });
+  const dupes = duplicateInputs(report);
+  checks.push({
+    name: "distinct inputs",
+    status: dupes.length ? "fail" : "pass",
+    detail: dupes.length ? `inputs counted twice for one client: ${list(dupes)}` : "each input counted once per client",
+  });
+  const replayed = report.queries.map((q, i) => ({ ...q, got: answers[i] ?? null }));
+  const { clients, result } = decideDawn(dawnOutcomes(replayed, io.classes.count), {
+    ...policy,
+    complete: report.run.complete,
+  });
+  const countErrors = clients.flatMap((c) => {
+    const claimed = report.clients.find((x) => x.client === c.client)?.decision;
+    return claimed && claimed.matches === c.decision.matches && claimed.planned === c.decision.planned
+      ? []
+      : [
+          `${c.client}: report says ${claimed?.matches ?? "—"} of ${claimed?.planned ?? "—"}, recount ${c.decision.matches} of ${c.decision.planned}`,
+        ];
+  });
+  if (report.clients.length !== clients.length)
+    countErrors.push(`report lists ${report.clients.length} clients, the queries ${clients.length}`);
+  if (report.result.matches !== result.matches || report.result.client !== result.client) {
+    countErrors.push(
+      `result says ${report.result.matches} matches (${report.result.client}), recount ${result.matches} (${result.client})`,
+    );
+  }
+  checks.push({
+    name: "match counts",
+    status: countErrors.length ? "fail" : "pass",
+    detail: countErrors.length ? list(countErrors) : `${result.matches} of ${result.planned} for ${result.client}`,
+  });
+  const sameVerdict = report.result.verdict === result.verdict;
+  checks.push({
+    name: "verdict",
+    status: sameVerdict ? "pass" : "fail",
+    detail: `recomputed ${result.verdict} at α = ${policy.alpha} (log10 p = ${result.log10PValue.toFixed(2)}); report says ${report.result.verdict}`,
+  });
+  return {
+    ok: checks.every((c) => c.status !== "fail"),
+    checks,
+    recomputed: result,
+    caveats: [report.claim, ...report.warnings],
+  };
+}
+
+function duplicateInputs(report: DawnEvidenceReport): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const q of report.queries) {
+    if (q.kind !== "watermark") continue;
+    const k = `${q.client}\0${q.inputSha256}`;
+    if (seen.has(k)) out.push(q.id);
+    seen.add(k);
+  }
+  return out;
+}
+
+const list = (xs: readonly string[]) =>
+  `${xs.slice(0, 5).join("; ")}${xs.length > 5 ? `; and ${xs.length - 5} more` : ""}`;
