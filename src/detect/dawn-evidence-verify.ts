@@ -8,10 +8,12 @@ import {
   dawnOutcomes,
   decideDawn,
 } from "../core/detect/dawn-evidence.js";
+import { fromModelInput, inputSize } from "../core/input/model-io.js";
 import { ProvmarkError } from "../errors.js";
 import { decodeContentEncoding } from "./adapters/content-encoding.js";
 import { MAX_RESPONSE_BYTES, sha256Hex } from "./adapters/http-exchange.js";
 import { responseParser } from "./adapters/parse-response.js";
+import { requestInstance } from "./evidence-verify.js";
 
 export interface DawnCheck {
   name: string;
@@ -131,6 +133,7 @@ export function recheckDawnEvidence(
       ? `null probabilities other than 1/(C−1): ${list(badNull.map((q) => q.id))}`
       : `1/(C−1) = 1/${io.classes.count - 1} per distinct input`,
   });
+  checks.push(sentInputs(report, body));
   const dupes = duplicateInputs(report);
   checks.push({
     name: "distinct inputs",
@@ -173,6 +176,47 @@ export function recheckDawnEvidence(
     checks,
     recomputed: result,
     caveats: [report.claim, ...report.warnings],
+  };
+}
+
+/**
+ * Each watermark query's image found in its request body: the numbers of a TF Serving or KServe
+ * request turned back into bytes (fromModelInput), or the input hash of a local run, against the
+ * report's pixelsSha256. Encoded images and generic JSON bodies are not re-read here (a warning).
+ */
+function sentInputs(report: DawnEvidenceReport, body: (sha: string) => Buffer | null): DawnCheck {
+  const { protocol, encoding } = report.suspect;
+  const input = report.log.modelIO.input;
+  const readable =
+    encoding === "tensor" && ["tfserving", "kserve", "local"].includes(protocol) && input.kind === "image";
+  if (!readable) {
+    return {
+      name: "sent inputs",
+      status: "warn",
+      detail: `${protocol} ${encoding} requests are not re-read: the inputs sent rest on the request hashes`,
+    };
+  }
+  const bad: string[] = [];
+  for (const q of report.queries) {
+    if (q.kind !== "watermark" || q.requestSha256 === null || q.batchPosition === null) continue;
+    const b = body(q.requestSha256);
+    const sent = b === null ? null : requestInstance(protocol, b, q.batchPosition);
+    const sha =
+      sent === null
+        ? null
+        : "sha256" in sent
+          ? sent.sha256
+          : "values" in sent && sent.values.length === inputSize(input)
+            ? sha256Hex(fromModelInput(input, sent.values))
+            : null;
+    if (sha !== q.pixelsSha256) bad.push(q.id);
+  }
+  return {
+    name: "sent inputs",
+    status: bad.length ? "fail" : "pass",
+    detail: bad.length
+      ? `requests that do not hold the input the report names: ${list(bad)}`
+      : "every replayed input found in its request",
   };
 }
 

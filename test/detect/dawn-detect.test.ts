@@ -200,7 +200,18 @@ describe("detect --dawn-log", () => {
     expect(c3.ok).toBe(false);
     expect(c3.checks.find((c) => c.name === "match counts")?.status).toBe("fail");
 
-    // (4) A verdict claimed where the counts do not reach the verifier's α.
+    // (4) The report names another input than the request carried.
+    const inputEdit = await copyReport(r.reportDir);
+    const swapped = structuredClone(report);
+    const w = swapped.queries.filter((x: { kind: string }) => x.kind === "watermark");
+    [w[0].pixelsSha256, w[1].pixelsSha256] = [w[1].pixelsSha256, w[0].pixelsSha256];
+    await writeFile(join(inputEdit, "report.json"), JSON.stringify(swapped));
+    const c5 = await verify(inputEdit);
+    expect(c5.ok).toBe(false);
+    expect(c5.checks.find((c) => c.name === "sent inputs")?.detail).toContain(w[0].id);
+    expect(check0(await verify(r.reportDir), "sent inputs")).toBe("pass");
+
+    // (5) A verdict claimed where the counts do not reach the verifier's α.
     const strict = await verify(r.reportDir);
     const dawn = await readDawnEvidence(r.reportDir);
     if (!dawn) throw new Error("not a DAWN report");
@@ -209,6 +220,47 @@ describe("detect --dawn-log", () => {
       maxFailureFraction: 0.1,
     });
     expect(c4.checks.find((c) => c.name === "verdict")?.status).toBe("fail");
+  }, 300_000);
+
+  it("an interrupted run resumes from its journal: answered queries are not sent again", async () => {
+    const d = await tempDir("provmark-dawn-resume-");
+    const stop = new AbortController();
+    const suspect = { protocol: "tfserving" as const, endpoint: surrogate.url, modelName: "m" };
+    const first = await run({
+      client: "thief",
+      suspect,
+      runDir: join(d, "run"),
+      reportDir: join(d, "r1"),
+      concurrency: 1,
+      onProgress: (p) => {
+        if (p.answered >= 16) stop.abort();
+      },
+      signal: stop.signal,
+    });
+    expect(first.complete).toBe(false);
+    expect(first.result.verdict).toBe("inconclusive");
+    const requestsBefore = surrogate.stats().requests;
+    const second = await run({ client: "thief", suspect, runDir: join(d, "run"), reportDir: join(d, "r2") });
+    expect(second.complete).toBe(true);
+    expect(second.resumed).toBeGreaterThanOrEqual(16);
+    expect(surrogate.stats().requests - requestsBefore).toBe(Math.ceil((120 - second.resumed) / 8));
+    expect(second.result.verdict).toBe("stolen");
+  }, 300_000);
+
+  it("a log with a torn tail still serves: earlier records used, the warning in the report", async () => {
+    const torn = join(await tempDir("provmark-dawn-torn-"), "dawn.log");
+    const bytes = await readFile(logPath);
+    await writeFile(torn, bytes.subarray(0, bytes.length - 50));
+    const log = await readDawnLog(torn, seed);
+    expect(log.records).toHaveLength(99);
+    const r = await run({
+      log,
+      client: "thief",
+      suspect: { protocol: "tfserving", endpoint: surrogate.url, modelName: "m" },
+    });
+    expect(r.result.planned).toBe(60);
+    expect(r.report.warnings.join()).toMatch(/torn/);
+    expect(r.result.verdict).toBe("stolen");
   }, 300_000);
 
   it("an unknown client is a usage error naming the clients", async () => {
@@ -220,6 +272,9 @@ describe("detect --dawn-log", () => {
     expect((e as { hints: string[] }).hints.join()).toMatch(/thief, honest/);
   });
 });
+
+const check0 = (c: { checks: { name: string; status: string }[] }, name: string) =>
+  c.checks.find((x) => x.name === name)?.status;
 
 async function copyReport(from: string): Promise<string> {
   const to = join(await tempDir("provmark-dawn-edit-"), "report");
