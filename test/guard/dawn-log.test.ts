@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { toHex } from "../../src/core/digest/bytes.js";
 import { legacyModelIO } from "../../src/core/input/model-io.js";
-import { keyCommitment } from "../../src/core/keys/derive.js";
+import { dawnLogKey, envelopeKey, KeyStream, keyCommitment } from "../../src/core/keys/derive.js";
 import { type DawnRecord, openDawnLogWriter, readDawnLog } from "../../src/guard/dawn-log.js";
 import { tempDir } from "../helpers/fixtures.js";
 
@@ -142,6 +142,21 @@ describe("DAWN watermark log", () => {
     const e = await fails(readDawnLog(path, seed));
     expect(e.code).toBe("DAWN_LOG_INVALID");
     expect(e.message).toMatch(/record 1 \(line 3\)/);
+  });
+
+  it("its key is its own HKDF domain: neither the envelope key nor any other label's bytes", () => {
+    const k = dawnLogKey(seed);
+    expect(k).toHaveLength(32);
+    expect(toHex(dawnLogKey(seed))).toBe(toHex(k));
+    expect(toHex(k)).not.toBe(toHex(envelopeKey(seed)));
+    expect(toHex(k)).toBe(toHex(new KeyStream(seed, "guard/dawn-log/aes-256-gcm").bytes(32)));
+    expect(toHex(dawnLogKey(randomBytes(32)))).not.toBe(toHex(k));
+  });
+
+  it("the writer refuses a key commitment that is not its key's", async () => {
+    const path = join(await tempDir("provmark-dawn-"), "dawn.log");
+    const e = await fails(openDawnLogWriter(path, seed, { ...meta, keyCommitment: "00".repeat(32) }));
+    expect(e.code).toBe("DAWN_LOG_WRONG_KEY");
   });
 
   it("refuses to append for another model or rate", async () => {

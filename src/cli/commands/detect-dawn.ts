@@ -67,6 +67,13 @@ export async function dawnDetectCmd(flags: DetectFlags & { dawnLog: string; clie
   const runDir = flags.run ?? join(s.dataDir, "runs", `dawn-${runId}`);
   const reportDir =
     flags.report ?? join(s.dataDir, "reports", `dawn-${runId}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+  let responseConfig: unknown = null;
+  if (protocol === "json" && flags.config) {
+    // The report keeps the response section and batch mode, so the verifier re-reads answers as sent.
+    const { loadJsonApiConfig } = await import("../../detect/adapters/json-config.js");
+    const cfg = await loadJsonApiConfig(flags.config);
+    responseConfig = { ...cfg.response, batch: cfg.batch };
+  }
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once("SIGINT", onSignal);
@@ -83,6 +90,7 @@ export async function dawnDetectCmd(flags: DetectFlags & { dawnLog: string; clie
         configPath: flags.config,
         encoding: flags.encoding,
         headers: parseHeaders(flags.header ?? [], process.env),
+        responseConfig,
       },
       runDir,
       keepRunDir: flags.run !== undefined,
