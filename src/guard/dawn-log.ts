@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
-import { constants, type FileHandle, open, readFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { constants, type FileHandle, lstat, open, readFile } from "node:fs/promises";
 import { canonicalJson } from "../core/canonical-json.js";
 import { toHex } from "../core/digest/bytes.js";
 import { inputSize, type ModelIO } from "../core/input/model-io.js";
 import { dawnLogKey, keyCommitment } from "../core/keys/derive.js";
 import { fromFsError, ProvmarkError } from "../errors.js";
-import { fsyncDir, writeFully } from "../model/durable-io.js";
+import { writeFileAtomic } from "../model/atomic-write.js";
+import { writeFully } from "../model/durable-io.js";
 import {
   DAWN_LOG_SCHEMA,
   type DawnLogHeader,
@@ -84,11 +84,16 @@ export async function openDawnLogWriter(path: string, seed: Uint8Array, meta: Da
     });
   }
   const aes = dawnLogKey(seed);
-  let handle: FileHandle;
   let header: DawnLogHeader;
   let seq = 0;
-  try {
-    handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND, 0o600);
+  const exists = await lstat(path).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return false;
+      throw fromFsError(e, path);
+    },
+  );
+  if (!exists) {
     header = {
       schema: DAWN_LOG_SCHEMA,
       createdAt: new Date().toISOString(),
@@ -96,11 +101,9 @@ export async function openDawnLogWriter(path: string, seed: Uint8Array, meta: Da
       rate: meta.rate,
       keyCommitment: commitment,
     };
-    await writeFully(handle, sealHeader(aes, header));
-    await handle.sync();
-    await fsyncDir(dirname(path));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw fromFsError(e, path, "create");
+    // Renamed into place complete: a crash leaves no log or a log with its whole header, never half one.
+    await writeFileAtomic(path, sealHeader(aes, header), 0o600);
+  } else {
     const existing = await readDawnLogFile(path, seed);
     const same =
       canonicalJson(existing.header.modelIO) === canonicalJson(meta.modelIO) && existing.header.rate === meta.rate;
@@ -112,15 +115,20 @@ export async function openDawnLogWriter(path: string, seed: Uint8Array, meta: Da
     }
     header = existing.header;
     seq = existing.log.records.length;
-    handle = await open(path, "r+");
     // A torn record would merge with the next one: cut it (it was never acknowledged).
     if (existing.goodBytes < existing.totalBytes) {
-      await handle.truncate(existing.goodBytes);
-      await handle.sync();
+      const h = await open(path, "r+");
+      try {
+        await h.truncate(existing.goodBytes);
+        await h.sync();
+      } finally {
+        await h.close();
+      }
     }
-    await handle.close();
-    handle = await open(path, constants.O_WRONLY | constants.O_APPEND);
   }
+  const handle: FileHandle = await open(path, constants.O_WRONLY | constants.O_APPEND).catch((e: unknown) => {
+    throw fromFsError(e, path, "open");
+  });
   const headerSha = headerDigest(header);
   const io = meta.modelIO;
   let queue: Promise<void> = Promise.resolve();

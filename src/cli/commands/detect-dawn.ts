@@ -49,7 +49,7 @@ export async function dawnDetectCmd(flags: DetectFlags & { dawnLog: string; clie
       hints: [`Clients in the log: ${known.slice(0, 10).join(", ") || "none"}`],
     });
   }
-  if (flags.client === undefined && !flags.json) {
+  if (flags.client === undefined) {
     const n = new Set(log.records.map((r) => r.client)).size;
     process.stderr.write(`no --client: testing all ${n} clients of the log, each on its own (Bonferroni ×${n})\n`);
   }

@@ -95,11 +95,18 @@ export async function evidenceVerify(
 async function dawnEvidenceVerify(
   path: string,
   dawn: NonNullable<Awaited<ReturnType<typeof import("../../detect/dawn-evidence-verify.js").readDawnEvidence>>>,
-  flags: { alpha: number; maxFailures: number; json?: boolean },
+  flags: { alpha: number; maxFailures: number; json?: boolean; chain?: boolean },
 ): Promise<void> {
   const { recheckDawnEvidence } = await import("../../detect/dawn-evidence-verify.js");
   const { report, dir } = dawn;
   const check = recheckDawnEvidence(report, dir, { alpha: flags.alpha, maxFailureFraction: flags.maxFailures });
+  if (flags.chain) {
+    check.checks.push({
+      name: "chain",
+      status: "warn",
+      detail: "a DAWN report cites no on-chain record: check the guard's anchored audit log for the log's SHA-256",
+    });
+  }
   const r = check.recomputed;
   emit(
     {
