@@ -134,6 +134,7 @@ export function recheckDawnEvidence(
       : `1/(C−1) = 1/${io.classes.count - 1} per distinct input`,
   });
   checks.push(sentInputs(report, body));
+  checks.push(logCoverage(report));
   const dupes = duplicateInputs(report);
   checks.push({
     name: "distinct inputs",
@@ -217,6 +218,33 @@ function sentInputs(report: DawnEvidenceReport, body: (sha: string) => Buffer | 
     detail: bad.length
       ? `requests that do not hold the input the report names: ${list(bad)}`
       : "every replayed input found in its request",
+  };
+}
+
+/**
+ * Every logged record replayed (or counted as a repeat) once: a report that dropped its unwelcome
+ * queries would have fewer. Which records belong to a client, and their labels, stay the owner's claim.
+ */
+function logCoverage(report: DawnEvidenceReport): DawnCheck {
+  const w = report.queries.filter((q) => q.kind === "watermark");
+  const seqs = new Set<number>();
+  const bad: string[] = [];
+  for (const q of w) {
+    if (q.seq === null || q.seq < 0 || q.seq >= report.log.records || seqs.has(q.seq)) bad.push(q.id);
+    else seqs.add(q.seq);
+  }
+  const all = report.log.clientFilter === null;
+  if (all && w.length + report.log.duplicates !== report.log.records) {
+    bad.push(`${w.length} replayed + ${report.log.duplicates} repeats for a log of ${report.log.records} records`);
+  }
+  return {
+    name: "log coverage",
+    status: bad.length ? "fail" : "pass",
+    detail: bad.length
+      ? list(bad)
+      : all
+        ? `all ${report.log.records} records of the log replayed or counted as repeats`
+        : `${w.length} records of client ${report.log.clientFilter}, each once (the client's share of the log is the owner's claim)`,
   };
 }
 

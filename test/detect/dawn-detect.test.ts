@@ -211,7 +211,20 @@ describe("detect --dawn-log", () => {
     expect(c5.checks.find((c) => c.name === "sent inputs")?.detail).toContain(w[0].id);
     expect(check0(await verify(r.reportDir), "sent inputs")).toBe("pass");
 
-    // (5) A verdict claimed where the counts do not reach the verifier's α.
+    // (5) An unwelcome query (a mismatch) dropped from a report of all clients.
+    const all = await run({ suspect: { protocol: "tfserving", endpoint: surrogate.url, modelName: "m" } });
+    expect(check0(await verify(all.reportDir), "log coverage")).toBe("pass");
+    const dropEdit = await copyReport(all.reportDir);
+    const dropped = JSON.parse(await readFile(join(all.reportDir, "report.json"), "utf8"));
+    const at = dropped.queries.findIndex(
+      (x: { kind: string; got: number; expected: number }) => x.kind === "watermark" && x.got !== x.expected,
+    );
+    dropped.queries.splice(at, 1);
+    await writeFile(join(dropEdit, "report.json"), JSON.stringify(dropped));
+    const c6 = await verify(dropEdit);
+    expect(check0(c6, "log coverage")).toBe("fail");
+
+    // (6) A verdict claimed where the counts do not reach the verifier's α.
     const strict = await verify(r.reportDir);
     const dawn = await readDawnEvidence(r.reportDir);
     if (!dawn) throw new Error("not a DAWN report");
