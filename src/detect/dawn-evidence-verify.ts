@@ -9,10 +9,12 @@ import {
   decideDawn,
 } from "../core/detect/dawn-evidence.js";
 import { fromModelInput, inputSize } from "../core/input/model-io.js";
-import { ProvmarkError } from "../errors.js";
+import { isProvmarkError, ProvmarkError } from "../errors.js";
+import { decodeImage } from "../model/decode-image.js";
 import { decodeContentEncoding } from "./adapters/content-encoding.js";
 import { MAX_RESPONSE_BYTES, sha256Hex } from "./adapters/http-exchange.js";
 import { responseParser } from "./adapters/parse-response.js";
+import { encodedImageAt } from "./evidence-images.js";
 import { requestInstance } from "./evidence-verify.js";
 
 export interface DawnCheck {
@@ -67,6 +69,8 @@ export function recheckDawnEvidence(
   report: DawnEvidenceReport,
   dir: string,
   policy: { alpha: number; maxFailureFraction: number },
+  /** PNG runs: each request image decoded, keyed `<request sha>/<position>` (dawnRequestImages). */
+  images: ReadonlyMap<string, Uint8Array | null> | null = null,
 ): DawnRecheck {
   const checks: DawnCheck[] = [];
   const body = (sha: string): Buffer | null => {
@@ -133,7 +137,7 @@ export function recheckDawnEvidence(
       ? `null probabilities other than 1/(C−1): ${list(badNull.map((q) => q.id))}`
       : `1/(C−1) = 1/${io.classes.count - 1} per distinct input`,
   });
-  checks.push(sentInputs(report, body));
+  checks.push(sentInputs(report, body, images));
   checks.push(logCoverage(report));
   const dupes = duplicateInputs(report);
   checks.push({
@@ -185,12 +189,16 @@ export function recheckDawnEvidence(
  * request turned back into bytes (fromModelInput), or the input hash of a local run, against the
  * report's pixelsSha256. Encoded images and generic JSON bodies are not re-read here (a warning).
  */
-function sentInputs(report: DawnEvidenceReport, body: (sha: string) => Buffer | null): DawnCheck {
+function sentInputs(
+  report: DawnEvidenceReport,
+  body: (sha: string) => Buffer | null,
+  images: ReadonlyMap<string, Uint8Array | null> | null,
+): DawnCheck {
   const { protocol, encoding } = report.suspect;
   const input = report.log.modelIO.input;
-  const readable =
-    encoding === "tensor" && ["tfserving", "kserve", "local"].includes(protocol) && input.kind === "image";
-  if (!readable) {
+  const tensors = encoding === "tensor" && ["tfserving", "kserve", "local"].includes(protocol);
+  const png = encoding === "png" && images !== null;
+  if (input.kind !== "image" || !(tensors || png)) {
     return {
       name: "sent inputs",
       status: "warn",
@@ -200,16 +208,22 @@ function sentInputs(report: DawnEvidenceReport, body: (sha: string) => Buffer | 
   const bad: string[] = [];
   for (const q of report.queries) {
     if (q.kind !== "watermark" || q.requestSha256 === null || q.batchPosition === null) continue;
-    const b = body(q.requestSha256);
-    const sent = b === null ? null : requestInstance(protocol, b, q.batchPosition);
-    const sha =
-      sent === null
-        ? null
-        : "sha256" in sent
-          ? sent.sha256
-          : "values" in sent && sent.values.length === inputSize(input)
-            ? sha256Hex(fromModelInput(input, sent.values))
-            : null;
+    let sha: string | null = null;
+    if (png) {
+      const pixels = images?.get(`${q.requestSha256}/${q.batchPosition}`) ?? null;
+      sha = pixels === null ? null : sha256Hex(pixels);
+    } else {
+      const b = body(q.requestSha256);
+      const sent = b === null ? null : requestInstance(protocol, b, q.batchPosition);
+      sha =
+        sent === null
+          ? null
+          : "sha256" in sent
+            ? sent.sha256
+            : "values" in sent && sent.values.length === inputSize(input)
+              ? sha256Hex(fromModelInput(input, sent.values))
+              : null;
+    }
     if (sha !== q.pixelsSha256) bad.push(q.id);
   }
   return {
@@ -217,7 +231,7 @@ function sentInputs(report: DawnEvidenceReport, body: (sha: string) => Buffer | 
     status: bad.length ? "fail" : "pass",
     detail: bad.length
       ? `requests that do not hold the input the report names: ${list(bad)}`
-      : "every replayed input found in its request",
+      : `every replayed input found in its request${png ? " (PNG decoded)" : ""}`,
   };
 }
 
@@ -246,6 +260,52 @@ function logCoverage(report: DawnEvidenceReport): DawnCheck {
         ? `all ${report.log.records} records of the log replayed or counted as repeats`
         : `${w.length} records of client ${report.log.clientFilter}, each once (the client's share of the log is the owner's claim)`,
   };
+}
+
+/**
+ * The images of a PNG run's watermark requests, decoded at the log's input size (never resized), so
+ * the pure re-check can hash them; null entries for bodies without an image that decodes.
+ */
+export async function dawnRequestImages(
+  report: DawnEvidenceReport,
+  dir: string,
+): Promise<Map<string, Uint8Array | null> | null> {
+  const input = report.log.modelIO.input;
+  if (report.suspect.encoding !== "png" || input.kind !== "image") return null;
+  const out = new Map<string, Uint8Array | null>();
+  for (const q of report.queries) {
+    if (q.kind !== "watermark" || q.requestSha256 === null || q.batchPosition === null) continue;
+    const key = `${q.requestSha256}/${q.batchPosition}`;
+    if (out.has(key)) continue;
+    let b: Buffer | null = null;
+    try {
+      b = /^[0-9a-f]{64}$/.test(q.requestSha256) ? readFileSync(join(dir, "bodies", q.requestSha256)) : null;
+    } catch {
+      b = null;
+    }
+    const image = b === null ? null : encodedImageAt(report.suspect.protocol, b, q.batchPosition, null);
+    let pixels: Uint8Array | null = null;
+    if (image !== null) {
+      try {
+        pixels = await decodeImage(image, input, `the request image of ${q.id}`, { resize: false });
+      } catch (e) {
+        if (!isProvmarkError(e)) throw e;
+      }
+    }
+    out.set(key, pixels);
+  }
+  return out;
+}
+
+/** Reads and re-checks a DAWN report directory (null when it is not one): what `evidence verify` runs. */
+export async function verifyDawnEvidence(
+  path: string,
+  policy: { alpha: number; maxFailureFraction: number },
+): Promise<{ report: DawnEvidenceReport; check: DawnRecheck } | null> {
+  const dawn = await readDawnEvidence(path);
+  if (dawn === null) return null;
+  const images = await dawnRequestImages(dawn.report, dawn.dir);
+  return { report: dawn.report, check: recheckDawnEvidence(dawn.report, dawn.dir, policy, images) };
 }
 
 function duplicateInputs(report: DawnEvidenceReport): string[] {

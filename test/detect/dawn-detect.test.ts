@@ -3,7 +3,7 @@ import { cp, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DawnDetectRequest, dawnDetect } from "../../src/detect/dawn-detect.js";
-import { readDawnEvidence, recheckDawnEvidence } from "../../src/detect/dawn-evidence-verify.js";
+import { readDawnEvidence, recheckDawnEvidence, verifyDawnEvidence } from "../../src/detect/dawn-evidence-verify.js";
 import { readDawnLog } from "../../src/guard/dawn-log.js";
 import { loadTf, type TF } from "../../src/model/backend.js";
 import { type ImageDataset, loadDataset } from "../../src/model/datasets/index.js";
@@ -21,6 +21,7 @@ const seed = randomBytes(32);
 let logPath: string;
 let servers: ModelServer[] = [];
 let surrogate: ModelServer;
+let surrogatePng: ModelServer;
 let victim: ModelServer;
 let independentDir: string;
 let surrogateAgreement = 0;
@@ -69,7 +70,14 @@ beforeAll(async () => {
   surrogateAgreement = said.filter((l, i) => l === altered[i]).length / altered.length;
   surrogate = await startModelServer({ modelDir: out, port: 0, modelName: "m", backend: "wasm" });
   victim = await startModelServer({ modelDir: victimDir, port: 0, modelName: "m", backend: "wasm" });
-  servers = [surrogate, victim];
+  surrogatePng = await startModelServer({
+    modelDir: out,
+    port: 0,
+    modelName: "m",
+    backend: "wasm",
+    io: { preprocess: "pixel/255" },
+  });
+  servers = [surrogate, victim, surrogatePng];
 }, 600_000);
 afterAll(async () => {
   for (const s of servers) await s.close();
@@ -116,6 +124,26 @@ describe("detect --dawn-log", () => {
     expect(check.recomputed.matches).toBe(r.result.matches);
     expect(check.caveats[0]).toMatch(/owner's claim/);
     expect(await readFile(join(r.reportDir, "report.html"), "utf8")).toMatch(/DAWN watermark detection/);
+  }, 300_000);
+
+  it("logged rows go as PNG images too (bytes recovered exactly), with the same matches", async () => {
+    const suspect = { protocol: "tfserving" as const, endpoint: surrogatePng.url, modelName: "m" };
+    const tensor = await run({ client: "thief", suspect });
+    const png = await run({ client: "thief", suspect: { ...suspect, encoding: "png" } });
+    expect(png.report.suspect.encoding).toBe("png");
+    expect(png.result.matches).toBe(tensor.result.matches);
+    expect(png.result.verdict).toBe("stolen");
+    const verified = await verifyDawnEvidence(png.reportDir, { alpha: 1e-6, maxFailureFraction: 0.1 });
+    expect(verified?.check.ok).toBe(true);
+    expect(verified?.check.checks.find((c) => c.name === "sent inputs")?.detail).toMatch(/PNG decoded/);
+    // A report naming other inputs than the PNG requests carried.
+    const edit = await copyReport(png.reportDir);
+    const report = JSON.parse(await readFile(join(png.reportDir, "report.json"), "utf8"));
+    const w = report.queries.filter((x: { kind: string }) => x.kind === "watermark");
+    [w[0].pixelsSha256, w[1].pixelsSha256] = [w[1].pixelsSha256, w[0].pixelsSha256];
+    await writeFile(join(edit, "report.json"), JSON.stringify(report));
+    const bad = await verifyDawnEvidence(edit, { alpha: 1e-6, maxFailureFraction: 0.1 });
+    expect(bad?.check.checks.find((c) => c.name === "sent inputs")?.status).toBe("fail");
   }, 300_000);
 
   it("one client tested alone: no Bonferroni factor", async () => {

@@ -13,8 +13,9 @@ export async function evidenceVerify(
   flags: LedgerFlags & { chain?: boolean; deployment?: string; alpha: number; maxFailures: number; acceptV1?: boolean },
   globals: GlobalOptions,
 ): Promise<void> {
-  const { readDawnEvidence } = await import("../../detect/dawn-evidence-verify.js");
-  const dawn = await readDawnEvidence(path);
+  const { verifyDawnEvidence } = await import("../../detect/dawn-evidence-verify.js");
+  const policy0 = { alpha: flags.alpha, maxFailureFraction: flags.maxFailures };
+  const dawn = await verifyDawnEvidence(path, policy0);
   if (dawn !== null) return dawnEvidenceVerify(path, dawn, flags);
   const { verifyEvidence } = await import("../../detect/evidence-verify.js");
   const { DEV_CHAIN_LABEL, devChainFromReport } = await import("../../detect/dev-chain.js");
@@ -94,12 +95,10 @@ export async function evidenceVerify(
 /** `evidence verify` of a DAWN report (kind "dawn"): bodies, answers, counts and p, without the key. */
 async function dawnEvidenceVerify(
   path: string,
-  dawn: NonNullable<Awaited<ReturnType<typeof import("../../detect/dawn-evidence-verify.js").readDawnEvidence>>>,
+  dawn: NonNullable<Awaited<ReturnType<typeof import("../../detect/dawn-evidence-verify.js").verifyDawnEvidence>>>,
   flags: { alpha: number; maxFailures: number; json?: boolean; chain?: boolean },
 ): Promise<void> {
-  const { recheckDawnEvidence } = await import("../../detect/dawn-evidence-verify.js");
-  const { report, dir } = dawn;
-  const check = recheckDawnEvidence(report, dir, { alpha: flags.alpha, maxFailureFraction: flags.maxFailures });
+  const { report, check } = dawn;
   if (flags.chain) {
     check.checks.push({
       name: "chain",
