@@ -174,6 +174,13 @@ export const ErrorCodes = {
   GUARD_AUDIT_INVALID: usage(
     "A guard audit log's hash chain does not verify: an entry was deleted, rewritten, reordered or truncated.",
   ),
+  DAWN_LOG_INVALID: usage(
+    "A DAWN watermark log is not a provmark log, or a record other than a torn last one is damaged.",
+  ),
+  DAWN_LOG_DECRYPT_FAILED: usage(
+    "A DAWN watermark log record does not decrypt: the record was altered, moved or cut out.",
+  ),
+  DAWN_LOG_WRONG_KEY: usage("The key file is not the one the DAWN watermark log was written with."),
   TRAINING_DIVERGED: { exit: 1, summary: "Training produced a non-finite loss." },
   INTERNAL: { exit: ExitCode.internal, summary: "An unexpected internal error (a bug: please report it)." },
 } as const satisfies Record<string, CodeInfo>;

@@ -545,9 +545,22 @@ export function buildProgram(): Command {
       .option(
         "--anchor",
         "anchor the run plan on chain before the first query, then store the report in IPFS and file a claim (needs --digest)",
-      ),
+      )
+      .option("--dawn-log <file>", "DAWN: replay the inputs the guard answered with altered labels (its watermark log)")
+      .option("--client <id>", "--dawn-log: test this client's records only (default: every client, Bonferroni)"),
     { write: true },
   ).action(async (opts) => (await import("./commands/detect.js")).detectCmd(opts, globals()));
+
+  program
+    .command("dawn-log")
+    .description("the guard's DAWN watermark log (answers altered on purpose)")
+    .command("show")
+    .description("counts of altered answers per client (decrypted with the key file; never prints the key)")
+    .argument("<log>", "DAWN watermark log file")
+    .requiredOption("--key <file>", "the watermark key the guard ran with (passphrase from $PROVMARK_PASSPHRASE)")
+    .option("--client <id>", "this client only")
+    .option("--json", "machine-readable output")
+    .action(async (path: string, opts) => (await import("./commands/dawn-log.js")).dawnLogShow(path, opts, globals()));
 
   withLedgerFlags(
     program

@@ -31,10 +31,21 @@ export interface DetectFlags extends LedgerFlags {
   fresh?: boolean;
   report?: string;
   anchor?: boolean;
+  /** DAWN detection: the guard's watermark log (src/cli/commands/detect-dawn.ts). */
+  dawnLog?: string;
+  client?: string;
 }
 
 /** `provmark detect`: query a suspect with the key's triggers; exit 0 stolen, 3 not detected, 4 inconclusive. */
 export async function detectCmd(flags: DetectFlags, globals: GlobalOptions): Promise<void> {
+  if (flags.dawnLog !== undefined) {
+    const { dawnDetectCmd } = await import("./detect-dawn.js");
+    return dawnDetectCmd({ ...flags, dawnLog: flags.dawnLog }, globals);
+  }
+  if (flags.client !== undefined) {
+    const { ProvmarkError } = await import("../../errors.js");
+    throw new ProvmarkError("USAGE", "--client applies to --dawn-log only", { subject: "--client" });
+  }
   const { ProvmarkError } = await import("../../errors.js");
   const { settings } = await import("../../config.js");
   const { readKeyFile } = await import("../../watermark/key-file.js");

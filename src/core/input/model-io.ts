@@ -185,3 +185,30 @@ export function legacyModelIO(shape: readonly [number, number, number], classes:
     classes: { count: classes },
   };
 }
+
+/**
+ * The inverse of toModelInput for images: the model's values back to gray or RGB bytes (channels
+ * reordered back), each rounded to the nearest integer and clamped to [0, 255]. For a row that came
+ * from bytes through toModelInput, this returns those bytes exactly (float32 error is far below ½);
+ * any other row is moved to the nearest byte image, so the suspect sees it within ½ pixel step per value.
+ */
+export function fromModelInput(spec: InputSpec, row: Float32Array): Uint8Array {
+  if (spec.kind !== "image") throw new RangeError("fromModelInput: vector inputs are not pixels");
+  const n = inputSize(spec);
+  if (row.length !== n) throw new RangeError(`input has ${row.length} values, the model takes ${n}`);
+  const out = new Uint8Array(n);
+  const c = spec.channels;
+  const p = spec.preprocess;
+  for (let i = 0; i < n; i += c) {
+    for (let ch = 0; ch < c; ch++) {
+      const v = row[i + ch] as number;
+      const px =
+        p.type === "affine"
+          ? (v - p.offset) / p.scale
+          : v * (p.std[ch] ?? (p.std[0] as number)) + (p.mean[ch] ?? (p.mean[0] as number));
+      const dst = spec.channelOrder === "bgr" ? c - 1 - ch : ch;
+      out[i + dst] = Number.isNaN(px) ? 0 : Math.min(255, Math.max(0, Math.round(px)));
+    }
+  }
+  return out;
+}

@@ -99,3 +99,11 @@ export function secretCommitment(seed: Uint8Array, what: string, data: Uint8Arra
 export function envelopeKey(seed: Uint8Array): Uint8Array {
   return new KeyStream(seed, "envelope/aes-256-gcm").bytes(32);
 }
+
+/**
+ * The AES-256 key of the guard's DAWN watermark log (src/guard/dawn-log.ts), derived from the watermark
+ * seed under its own label: a leaked log key opens neither envelopes nor the DAWN label PRF.
+ */
+export function dawnLogKey(seed: Uint8Array): Uint8Array {
+  return new KeyStream(seed, "guard/dawn-log/aes-256-gcm").bytes(32);
+}
