@@ -165,7 +165,8 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
     configPath: o.configPath,
     headers: o.headers ?? {},
     classes: C,
-    classNames: data.io.classes.names,
+    // Raw APIs answer class names; a dataset without names has classes "0".."C-1", as `provmark serve` answers.
+    classNames: data.io.classes.names ?? Array.from({ length: C }, (_, i) => String(i)),
     inputShape: shape,
     input,
     timeoutMs,
@@ -181,7 +182,7 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
     ...(o.signal === undefined ? {} : { signal: o.signal }),
   });
   const soft = o.answers === "probabilities";
-  const set = new TrainingSet(toInput(new Uint8Array(pool.pool.subarray(0, shapeSize(shape)))).length, C, o.queries);
+  const set = new TrainingSet(shapeSize(shape), C, o.queries);
   const model = buildModel(tf, o.arch, shape, C, seed);
   const optimizer = createAdam(tf, ARCH_DEFAULTS[o.arch].learningRate);
   const rng = createRng(seed, `extract-${o.strategy}`);
@@ -206,6 +207,7 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
       return answers;
     };
     const train = async () => {
+      if (o.signal?.aborted) throw cancelled(o.signal.reason);
       const t = performance.now();
       await trainOnAnswers(tf, model, optimizer, set, {
         epochs,
@@ -315,6 +317,9 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
     await adapter.close();
   }
 }
+
+const cancelled = (cause: unknown) =>
+  new ProvmarkError("USAGE", "the extraction was cancelled", { subject: "signal", cause });
 
 const shapeSize = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
