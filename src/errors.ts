@@ -165,6 +165,11 @@ export const ErrorCodes = {
     exit: ExitCode.signatureInvalid,
     summary: "The model's files differ from the signed ones: a file was changed, added, removed or renamed.",
   },
+  EXTRACT_UNAUTHORIZED: usage(
+    "attack extract: the API refused the queries (HTTP 401/403): no key, a wrong or revoked one.",
+  ),
+  EXTRACT_NO_SCORES: usage("attack extract --answers probabilities: the API answers labels only, no score per class."),
+  EXTRACT_NO_ANSWERS: usage("attack extract: the API answered none of the first batch of queries."),
   EVIDENCE_INVALID: usage("An evidence report is not valid JSON or does not match its schema."),
   GUARD_CONFIG_INVALID: usage(
     "A guard config file is not JSON or does not match its schema (every problem is listed).",

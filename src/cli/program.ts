@@ -415,9 +415,10 @@ export function buildProgram(): Command {
     .option("--json", "machine-readable output")
     .action(async (opts) => (await import("./commands/account.js")).accountNew(opts));
 
-  program
+  const attack = program
     .command("attack")
-    .description("removal attacks, to test a watermark's robustness")
+    .description("removal and extraction attacks, to test a watermark's robustness");
+  attack
     .command("finetune")
     .description("fine-tune a (stolen) model on clean data, as a thief would to erase a watermark")
     .requiredOption("--model <dir>", "the model to attack")
@@ -430,6 +431,59 @@ export function buildProgram(): Command {
     .option("--force", "replace --out if it exists")
     .option("--json", "machine-readable output")
     .action(async (opts) => (await import("./commands/attack.js")).attackFinetune(opts, globals()));
+  attack
+    .command("extract")
+    .description("steal a model through its HTTP API: train a surrogate on its answers (the lab's thief)")
+    .requiredOption("--endpoint <url>", "the API's base URL (raw: the URL images are POSTed to)")
+    .addOption(
+      new Option("--protocol <name>", "how to talk to the API")
+        .choices(["tfserving", "kserve", "json", "raw"])
+        .default("tfserving"),
+    )
+    .option("--model-name <name>", "model name in the URL (tfserving, kserve)")
+    .option("--config <file>", "generic JSON API description (--protocol json; see docs/detect-protocols.md)")
+    .option("--header <header>", '"Name: value" or "Name: env:VAR", repeatable (also $PROVMARK_SUSPECT_TOKEN)', collect)
+    .requiredOption("--queries <n>", "query budget (training queries sent)", intArg("--queries", 1, 10_000_000))
+    .addOption(
+      new Option("--strategy <name>", "natural images, uniform noise, or Papernot's Jacobian augmentation")
+        .choices(["natural", "noise", "jbda"])
+        .default("natural"),
+    )
+    .addOption(
+      new Option("--arch <arch>", "surrogate architecture").choices(["mlp", "mlp-small", "cnn"]).default("mlp"),
+    )
+    .addOption(
+      new Option("--answers <kind>", "train on top-1 labels or on the API's scores")
+        .choices(["labels", "probabilities"])
+        .default("labels"),
+    )
+    .requiredOption("--out <dir>", "where to write the surrogate (LayersModel directory with extract.json)")
+    .option("--dataset <spec>", "the thief's images: mnist (its test split), idx:<dir>, images:<dir>", "mnist")
+    .option("--eval <spec>", "also report test accuracy on this labelled dataset")
+    .option(
+      "--agreement <n>",
+      "held-out images also sent to measure agreement with the API (not in the budget)",
+      intArg("--agreement", 0, 100_000),
+      0,
+    )
+    .option("--epochs <n>", "training epochs (jbda: per round); default per architecture", intArg("--epochs", 1, 1000))
+    .option("--seed <n>", "seed of queries, initial weights and shuffles", intArg("--seed", 0, 2 ** 31 - 1), 1)
+    .option("--batch-size <n>", "queries per request", intArg("--batch-size", 1, 4096), 32)
+    .option("--concurrency <n>", "requests in flight", intArg("--concurrency", 1, 1024), 4)
+    .option("--rps <n>", "requests per second limit", numArg("--rps", 0.01, 100_000))
+    .option("--timeout <ms>", "per-request timeout", intArg("--timeout", 100, 3_600_000), 30_000)
+    .option(
+      "--retries <n>",
+      "retries on network errors, timeouts and 5xx (429s are waited out)",
+      intArg("--retries", 0, 20),
+      4,
+    )
+    .option("--seed-size <n>", "jbda: natural images in the seed set", intArg("--seed-size", 1, 1_000_000), 150)
+    .option("--lambda <x>", "jbda: step size in [0,1] pixel units", numArg("--lambda", 1e-6, 1), 0.1)
+    .option("--tau <n>", "jbda: the step's sign flips every tau rounds", intArg("--tau", 1, 1000), 3)
+    .option("--force", "replace --out if it exists")
+    .option("--json", "machine-readable output")
+    .action(async (opts) => (await import("./commands/attack-extract.js")).attackExtract(opts, globals()));
 
   withModelIOFlags(
     program
