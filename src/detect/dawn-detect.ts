@@ -44,6 +44,8 @@ export interface DawnDetectRequest {
   };
   runDir: string;
   keepRunDir?: boolean;
+  /** Discard an unfinished run's answers first (only in a run directory provmark made). */
+  fresh?: boolean;
   decoyRatio: number;
   /** Benign inputs (uint8 pixels of the log's input shape) and where they came from. */
   decoys: { from: string | null; inputs: Uint8Array[] };
@@ -148,6 +150,7 @@ export async function dawnDetect(r: DawnDetectRequest): Promise<DawnDetectResult
   }
   shuffleInPlace(planned, rng);
 
+  if (r.fresh) await clearRunDir(r.runDir);
   const adapter = await openAdapter({
     protocol: r.suspect.protocol,
     endpoint: r.suspect.endpoint,

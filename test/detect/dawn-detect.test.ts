@@ -286,6 +286,28 @@ describe("detect --dawn-log", () => {
     expect(second.resumed).toBeGreaterThanOrEqual(16);
     expect(surrogate.stats().requests - requestsBefore).toBe(Math.ceil((120 - second.resumed) / 8));
     expect(second.result.verdict).toBe("stolen");
+    // --fresh drops an interrupted run's answers: everything is sent again.
+    const stop2 = new AbortController();
+    await run({
+      client: "thief",
+      suspect,
+      runDir: join(d, "run2"),
+      reportDir: join(d, "r3"),
+      concurrency: 1,
+      onProgress: (p) => {
+        if (p.answered >= 16) stop2.abort();
+      },
+      signal: stop2.signal,
+    });
+    const fresh = await run({
+      client: "thief",
+      suspect,
+      runDir: join(d, "run2"),
+      reportDir: join(d, "r4"),
+      fresh: true,
+    });
+    expect(fresh.resumed).toBe(0);
+    expect(fresh.complete).toBe(true);
   }, 300_000);
 
   it("a log with a torn tail still serves: earlier records used, the warning in the report", async () => {
