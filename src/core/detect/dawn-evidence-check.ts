@@ -198,9 +198,9 @@ function duplicateInputs(report: DawnEvidenceReport): string[] {
   const out: string[] = [];
   for (const q of report.queries) {
     if (q.kind !== "watermark") continue;
-    const k = `${q.client}\0${q.inputSha256}`;
-    if (seen.has(k)) out.push(q.id);
-    seen.add(k);
+    const keys = [`${q.client}\0h\0${q.inputSha256}`, `${q.client}\0p\0${q.pixelsSha256}`];
+    if (keys.some((k) => seen.has(k))) out.push(q.id);
+    for (const k of keys) seen.add(k);
   }
   return out;
 }
