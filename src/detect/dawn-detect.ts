@@ -44,6 +44,8 @@ export interface DawnDetectRequest {
   };
   runDir: string;
   keepRunDir?: boolean;
+  /** Discard an unfinished run's answers first (only in a run directory provmark made). */
+  fresh?: boolean;
   decoyRatio: number;
   /** Benign inputs (uint8 pixels of the log's input shape) and where they came from. */
   decoys: { from: string | null; inputs: Uint8Array[] };
@@ -114,30 +116,21 @@ export async function dawnDetect(r: DawnDetectRequest): Promise<DawnDetectResult
       },
     );
   }
-  const byClient = new Map<string, DawnRecord[]>();
-  let duplicates = 0;
+  // One record per client and PRF input: the guard's input hash (its robust hash) or, should two
+  // hashes name the same image, the bytes sent, so no label is counted as two independent draws.
+  const planned: Planned[] = [];
   const seen = new Set<string>();
+  let duplicates = 0;
   for (const rec of chosen) {
-    const k = `${rec.client}\0${rec.inputSha256}`;
-    if (seen.has(k)) {
+    const pixels = fromModelInput(input, rec.input);
+    const c = sha(Buffer.from(rec.client, "utf8")).slice(0, 12);
+    const keys = [`${c}/h/${rec.inputSha256}`, `${c}/p/${sha(pixels)}`];
+    if (keys.some((k) => seen.has(k))) {
       duplicates++;
       continue;
     }
-    seen.add(k);
-    const list = byClient.get(rec.client) ?? [];
-    list.push(rec);
-    byClient.set(rec.client, list);
-  }
-  const planned: Planned[] = [];
-  for (const [client, recs] of byClient) {
-    const c = sha(Buffer.from(client, "utf8")).slice(0, 12);
-    for (const rec of recs) {
-      planned.push({
-        id: `w-${c}-${rec.inputSha256.slice(0, 24)}`,
-        pixels: fromModelInput(input, rec.input),
-        record: rec,
-      });
-    }
+    for (const k of keys) seen.add(k);
+    planned.push({ id: `w-${c}-${rec.inputSha256.slice(0, 24)}`, pixels, record: rec });
   }
   const secret = toHex(new KeyStream(r.seed, "dawn-detect/plan").bytes(16));
   const rng = createRng(`${secret}\0${r.log.sha256}\0${r.client ?? ""}`, "dawn-detect/decoys");
@@ -148,6 +141,7 @@ export async function dawnDetect(r: DawnDetectRequest): Promise<DawnDetectResult
   }
   shuffleInPlace(planned, rng);
 
+  if (r.fresh) await clearRunDir(r.runDir);
   const adapter = await openAdapter({
     protocol: r.suspect.protocol,
     endpoint: r.suspect.endpoint,

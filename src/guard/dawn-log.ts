@@ -140,6 +140,13 @@ export async function openDawnLogWriter(path: string, seed: Uint8Array, meta: Da
         `a DAWN record's input has ${r.input.length} values, the model takes ${inputSize(io.input)}`,
       );
     }
+    const c = io.classes.count;
+    const label = (l: number) => Number.isInteger(l) && l >= 0 && l < c;
+    if (r.classes !== c || !label(r.servedLabel) || !label(r.modelLabel) || r.servedLabel === r.modelLabel) {
+      throw new RangeError(
+        `a DAWN record must be an altered answer of the model's ${c} classes (served ${r.servedLabel}, model ${r.modelLabel}, classes ${r.classes})`,
+      );
+    }
     const line = sealRecord(aes, headerSha, {
       seq,
       client: r.client,
@@ -219,8 +226,16 @@ async function readDawnLogFile(path: string, seed: Uint8Array) {
     }
     const p = opened.plain;
     const { values, exact } = base64F32(p.input);
-    if (!exact || values.length !== p.shape.reduce((a, b) => a * b, 1) || p.servedLabel >= p.classes) {
-      throw invalid(`record ${i} (line ${i + 2}): its input or labels do not fit its shape and classes`);
+    if (
+      !exact ||
+      values.length !== p.shape.reduce((a, b) => a * b, 1) ||
+      values.length !== inputSize(parsed.header.modelIO.input) ||
+      p.classes !== parsed.header.modelIO.classes.count ||
+      p.servedLabel >= p.classes ||
+      p.modelLabel >= p.classes ||
+      p.servedLabel === p.modelLabel
+    ) {
+      throw invalid(`record ${i} (line ${i + 2}): not an altered answer of the log's model (input, classes or labels)`);
     }
     records.push({ ...p, input: values });
   }

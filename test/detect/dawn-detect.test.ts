@@ -179,6 +179,24 @@ describe("detect --dawn-log", () => {
     const r = await run({ log: doubled, suspect: { protocol: "tfserving", endpoint: surrogate.url, modelName: "m" } });
     expect(r.report.log.duplicates).toBe(1);
     expect(r.result.planned).toBe(60);
+    // The same image under another hash is the same PRF input too.
+    const rehashed = { ...log, records: [...log.records, { ...first, seq: 999, inputSha256: "ab".repeat(32) }] };
+    const r2 = await run({
+      log: rehashed,
+      suspect: { protocol: "tfserving", endpoint: surrogate.url, modelName: "m" },
+    });
+    expect(r2.report.log.duplicates).toBe(1);
+    expect(r2.result.planned).toBe(60);
+    // A report that counts one input twice is refused by the verifier.
+    const twice = await copyReport(r.reportDir);
+    const rep = JSON.parse(await readFile(join(r.reportDir, "report.json"), "utf8"));
+    const ws = rep.queries.filter((x: { kind: string }) => x.kind === "watermark");
+    ws[1].pixelsSha256 = ws[0].pixelsSha256;
+    await writeFile(join(twice, "report.json"), JSON.stringify(rep));
+    const dawn = await readDawnEvidence(twice);
+    if (!dawn) throw new Error("not a DAWN report");
+    const c = recheckDawnEvidence(dawn.report, dawn.dir, { alpha: 1e-6, maxFailureFraction: 0.1 });
+    expect(check0(c, "distinct inputs")).toBe("fail");
   }, 300_000);
 
   it("evidence verify rejects an edited answer body, an edited answer and an edited match count", async () => {
@@ -286,6 +304,28 @@ describe("detect --dawn-log", () => {
     expect(second.resumed).toBeGreaterThanOrEqual(16);
     expect(surrogate.stats().requests - requestsBefore).toBe(Math.ceil((120 - second.resumed) / 8));
     expect(second.result.verdict).toBe("stolen");
+    // --fresh drops an interrupted run's answers: everything is sent again.
+    const stop2 = new AbortController();
+    await run({
+      client: "thief",
+      suspect,
+      runDir: join(d, "run2"),
+      reportDir: join(d, "r3"),
+      concurrency: 1,
+      onProgress: (p) => {
+        if (p.answered >= 16) stop2.abort();
+      },
+      signal: stop2.signal,
+    });
+    const fresh = await run({
+      client: "thief",
+      suspect,
+      runDir: join(d, "run2"),
+      reportDir: join(d, "r4"),
+      fresh: true,
+    });
+    expect(fresh.resumed).toBe(0);
+    expect(fresh.complete).toBe(true);
   }, 300_000);
 
   it("a log with a torn tail still serves: earlier records used, the warning in the report", async () => {

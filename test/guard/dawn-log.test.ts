@@ -159,6 +159,18 @@ describe("DAWN watermark log", () => {
     expect(e.code).toBe("DAWN_LOG_WRONG_KEY");
   });
 
+  it("refuses a record that is not an altered answer of the log's model", async () => {
+    const path = join(await tempDir("provmark-dawn-"), "dawn.log");
+    const w = await openDawnLogWriter(path, seed, meta);
+    await expect(w.append({ ...rec(1), modelLabel: 1 })).rejects.toThrow(/altered answer/);
+    await expect(w.append({ ...rec(1), classes: 10 })).rejects.toThrow(/altered answer/);
+    await expect(w.append({ ...rec(1), input: new Float32Array(5), shape: [5] })).rejects.toThrow(/5 values/);
+    // A refused append does not stop the queue: the next one is record 0.
+    await w.append(rec(2));
+    await w.close();
+    expect((await readDawnLog(path, seed)).records.map((r) => [r.seq, r.servedLabel])).toEqual([[0, 2]]);
+  });
+
   it("refuses to append for another model or rate", async () => {
     const path = await writeLog(1);
     const e = await fails(openDawnLogWriter(path, seed, { ...meta, rate: 0.2 }));

@@ -94,6 +94,7 @@ export async function dawnDetectCmd(flags: DetectFlags & { dawnLog: string; clie
       },
       runDir,
       keepRunDir: flags.run !== undefined,
+      fresh: !!flags.fresh,
       decoyRatio: decoys.inputs.length ? flags.decoyRatio : 0,
       decoys,
       concurrency: flags.concurrency,
