@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     const rng = createRng(7, `calibrate-prada/${strategy}`);
     const x = gen(seeds, attackQueries, rng);
     const pred = predictAll(x);
-    for (const d of [delta, calibrated]) {
+    for (const d of calibrated === delta ? [delta] : [delta, calibrated]) {
       const m = new PradaMonitor({ delta: d }, PIXELS);
       let at: number | null = null;
       let minW: number | null = null;

@@ -4,7 +4,7 @@ import { inputSize } from "../input/model-io.js";
 
 /** How coarse the robust hash is; the defaults are the ones measured in docs/guard-math.md. */
 export interface RobustHashOptions {
-  /** Images: the luma is average-pooled to grid × grid cells (at most the image's size). */
+  /** Images: the luma is pooled to grid × grid cells (at most the image's size). Fewer cells: more robust, less entropy. */
   grid?: number;
   /** Vectors: each feature's recorded [min, max] range is cut into this many bins (≤ 256). */
   bins?: number;
@@ -21,11 +21,15 @@ const VECTOR_TAG = 2;
  * queries an input and slightly noisy or shifted copies of it gets the same (possibly altered) answer
  * for all of them, and averaging the copies ("smooth retraining") does not wash the mark out.
  *
- * Images (`x` in model space, preprocessing undone): luma average-pooled to a grid × grid array of
- * cells, each cell one bit, set when the cell is brighter than the mean of all cells (an aHash). Pooling
- * averages noise away and spreads a one-pixel shift over a whole cell; comparing cells with their mean
- * ignores brightness and contrast changes. Vectors: each feature quantised into `bins` equal bins over
- * the range the spec records (values outside are clamped to the end bins).
+ * Images (`x` in model space, preprocessing and channel order undone): the luma, less its median (the
+ * background), is area-pooled to a grid × grid array of cells laid around its centre of mass (of the
+ * pixels in the brighter half of its range), each cell one bit, set when the cell is above the mean
+ * of all cells (an aHash). Centring makes integer shifts pool the same cells; pooling averages noise
+ * away; the median and the mean make brightness changes (and contrast, for the bits) irrelevant.
+ * Inputs whose cells sit near the mean still flip a bit under noise: the rates are measured on MNIST
+ * in docs/guard-math.md (grid 7: 87% of digits keep their hash at σ = 0.02, 99.9% under 1-pixel shifts,
+ * 63% of 10,000 digits have a hash of their own). Vectors: each feature quantised into `bins` equal
+ * bins of the range the spec records (values outside are clamped to the end bins).
  * Layout: tag byte, the grid or bin count, then the bits (images, packed) or one byte per feature.
  *
  * @example robustInputHash(x, io.input) // Uint8Array [1, 7, …7 bytes of 49 cell bits]
