@@ -112,7 +112,7 @@ function median(v: Float64Array): number {
       const x = a[lo] as number;
       const y = a[mid] as number;
       const z = a[hi] as number;
-      const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+      const pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
       let i = lo;
       let j = hi;
       while (i <= j) {
