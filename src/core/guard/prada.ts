@@ -131,6 +131,10 @@ export class PradaMonitor {
     if (!Number.isInteger(predicted) || predicted < 0 || predicted > 0x7fffffff) {
       throw new ProvmarkError("USAGE", `PRADA got predicted class ${predicted}, not a class index`);
     }
+    // Checked before any state changes: a NaN would poison every later distance and test.
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isFinite(x[i] as number)) throw new ProvmarkError("USAGE", "PRADA got an input with NaN or infinity");
+    }
     this.n++;
     let set = this.sets.get(predicted);
     let distance: number | null = null;
@@ -249,6 +253,8 @@ export class PradaMonitor {
     const limit = OUTLIER_SIGMAS * Math.sqrt(ss / pool.length);
     const kept = pool.filter((v) => Math.abs(v - mean) < limit);
     if (kept.length <= this.minDistances) return null;
+    // All equal (a client repeating one input, plus an outlier): no test, rather than an error.
+    if (Math.min(...kept) === Math.max(...kept)) return null;
     return shapiroWilk(kept).w;
   }
 
@@ -335,7 +341,7 @@ const pradaStateSchema = z.object({
   alert: z.boolean(),
   classes: z.array(
     z.object({
-      label: z.number().int().nonnegative(),
+      label: z.number().int().nonnegative().max(0x7fffffff),
       threshold: z.number().finite(),
       joined: z.number().int().positive(),
       sum: z.number().finite(),
@@ -344,7 +350,7 @@ const pradaStateSchema = z.object({
     }),
   ),
   distances: b64Schema,
-  distanceClasses: z.array(z.number().int().nonnegative()),
+  distanceClasses: z.array(z.number().int().nonnegative().max(0x7fffffff)),
 });
 export type PradaState = z.infer<typeof pradaStateSchema>;
 

@@ -152,6 +152,23 @@ describe("PradaMonitor bookkeeping", () => {
     expect(b.memoryBytes()).toBeLessThanOrEqual(a.memoryBytes() + 1024);
   });
 
+  it("an attacker's NaN input is refused before it touches the state", () => {
+    const m = new PradaMonitor({ delta: 0.9 }, 2);
+    m.observe(vec([0, 0]), 0);
+    expect(() => m.observe(vec([Number.NaN, 1]), 0)).toThrow(ProvmarkError);
+    expect(m.queries).toBe(1);
+    expect(m.observe(vec([3, 4]), 0).distance).toBeCloseTo(5, 6);
+  });
+
+  it("a client repeating one input (all distances 0) plus one outlier is not tested, and nothing throws", () => {
+    const m = new PradaMonitor({ delta: 0.9, minDistances: 20, every: 1 }, 1);
+    m.observe(vec([0]), 0);
+    m.observe(vec([1000]), 0);
+    let tested = false;
+    for (let q = 0; q < 200; q++) tested = m.observe(vec([0]), 0).tested || tested;
+    expect(tested).toBe(false);
+  });
+
   it("refuses bad options, inputs and states with USAGE errors", () => {
     const usage = (f: () => unknown) => {
       try {
