@@ -266,7 +266,7 @@ export class PradaMonitor {
     const kept = pool.filter((v) => Math.abs(v - mean) < limit);
     if (kept.length <= this.minDistances) return null;
     // All equal (a client repeating one input, plus an outlier): no test, rather than an error.
-    if (Math.min(...kept) === Math.max(...kept)) return null;
+    if (kept.every((v) => v === kept[0])) return null;
     return shapiroWilk(kept).w;
   }
 
