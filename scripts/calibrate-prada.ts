@@ -1,11 +1,12 @@
 /**
- * `npm run calibrate:prada [-- --delta D --clients N --queries Q --attack-queries A --json]`: calibrates
- * PRADA's δ on benign MNIST clients and runs it against synthetic extraction queries.
+ * `npm run calibrate:prada [-- --delta D --seed S --clients N --queries Q --attack-queries A --margin M --json]`:
+ * calibrates PRADA's δ on benign MNIST clients and runs it against synthetic extraction queries.
  *
- * Victim: the `mlp` architecture trained (seed 1, 6 epochs) on half of the built-in MNIST training
- * split. Benign clients: the other 6,000 digits (the rest of the training split and the whole test
- * split, none seen by the victim) shuffled once and cut into N disjoint sequences of Q queries (default
- * 20 × 300): each is one "natural user" sending real digits, the class PRADA sees being the victim's
+ * Victim: the `mlp` architecture trained (seed 1, 6 epochs) on 4,000 of the 10,000 built-in MNIST
+ * digits (train and test splits pooled, shuffled by --seed, default 1). Benign clients: the other
+ * 6,000, none seen by the victim, cut into N disjoint sequences of Q queries (default 20 × 300;
+ * the package has too few test-split digits for 20 clients of 250+ queries): each is one "natural
+ * user" sending real digits, the class PRADA sees being the victim's
  * prediction. Per client: the minimum W over every test PRADA ran; the calibrated δ is the smallest
  * of those minus a margin, rounded down to 0.01, so none of these clients would have been flagged.
  *
