@@ -88,8 +88,9 @@ export class PradaMonitor {
   private fresh = 0;
   private readonly free: number[] = [];
   private totalRows = 0;
-  private readonly dist: Float64Array;
-  private readonly distClass: Int32Array;
+  /** Ring buffer of the distance window, grown by doubling up to maxDistances (oldest at distStart). */
+  private dist = new Float64Array(0);
+  private distClass = new Int32Array(0);
   private distStart = 0;
   private distCount = 0;
   private readonly perClass = new Map<number, number>();
@@ -115,8 +116,6 @@ export class PradaMonitor {
     if (this.maxDistances > SHAPIRO_WILK_MAX_N) bad.push(`maxDistances must be ≤ ${SHAPIRO_WILK_MAX_N}`);
     if (!Number.isInteger(inputSize) || inputSize < 1) bad.push("inputSize must be a positive integer");
     if (bad.length > 0) throw new ProvmarkError("USAGE", `invalid PRADA options: ${bad.join("; ")}`);
-    this.dist = new Float64Array(this.maxDistances);
-    this.distClass = new Int32Array(this.maxDistances);
   }
 
   get queries(): number {
@@ -130,6 +129,10 @@ export class PradaMonitor {
     }
     if (!Number.isInteger(predicted) || predicted < 0 || predicted > 0x7fffffff) {
       throw new ProvmarkError("USAGE", `PRADA got predicted class ${predicted}, not a class index`);
+    }
+    // Checked before any state changes: a NaN would poison every later distance and test.
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isFinite(x[i] as number)) throw new ProvmarkError("USAGE", "PRADA got an input with NaN or infinity");
     }
     this.n++;
     let set = this.sets.get(predicted);
@@ -220,13 +223,26 @@ export class PradaMonitor {
   }
 
   private pushDistance(d: number, c: number): void {
+    let cap = this.dist.length;
     if (this.distCount === this.maxDistances) {
       const old = this.distClass[this.distStart] as number;
       this.perClass.set(old, (this.perClass.get(old) ?? 1) - 1);
-      this.distStart = (this.distStart + 1) % this.maxDistances;
+      this.distStart = (this.distStart + 1) % cap;
       this.distCount--;
+    } else if (this.distCount === cap) {
+      const grown = Math.min(this.maxDistances, Math.max(64, 2 * cap));
+      const dist = new Float64Array(grown);
+      const cls = new Int32Array(grown);
+      for (let k = 0; k < this.distCount; k++) {
+        dist[k] = this.dist[(this.distStart + k) % cap] as number;
+        cls[k] = this.distClass[(this.distStart + k) % cap] as number;
+      }
+      this.dist = dist;
+      this.distClass = cls;
+      this.distStart = 0;
+      cap = grown;
     }
-    const at = (this.distStart + this.distCount) % this.maxDistances;
+    const at = (this.distStart + this.distCount) % cap;
     this.dist[at] = d;
     this.distClass[at] = c;
     this.distCount++;
@@ -237,7 +253,7 @@ export class PradaMonitor {
   private test(): number | null {
     const pool: number[] = [];
     for (let k = 0; k < this.distCount; k++) {
-      const at = (this.distStart + k) % this.maxDistances;
+      const at = (this.distStart + k) % this.dist.length;
       if ((this.perClass.get(this.distClass[at] as number) ?? 0) >= MIN_PER_CLASS) pool.push(this.dist[at] as number);
     }
     if (pool.length <= this.minDistances) return null;
@@ -249,6 +265,8 @@ export class PradaMonitor {
     const limit = OUTLIER_SIGMAS * Math.sqrt(ss / pool.length);
     const kept = pool.filter((v) => Math.abs(v - mean) < limit);
     if (kept.length <= this.minDistances) return null;
+    // All equal (a client repeating one input, plus an outlier): no test, rather than an error.
+    if (kept.every((v) => v === kept[0])) return null;
     return shapiroWilk(kept).w;
   }
 
@@ -263,7 +281,7 @@ export class PradaMonitor {
     const d = new Float64Array(this.distCount);
     const dc: number[] = [];
     for (let k = 0; k < this.distCount; k++) {
-      const at = (this.distStart + k) % this.maxDistances;
+      const at = (this.distStart + k) % this.dist.length;
       d[k] = this.dist[at] as number;
       dc.push(this.distClass[at] as number);
     }
@@ -335,7 +353,7 @@ const pradaStateSchema = z.object({
   alert: z.boolean(),
   classes: z.array(
     z.object({
-      label: z.number().int().nonnegative(),
+      label: z.number().int().nonnegative().max(0x7fffffff),
       threshold: z.number().finite(),
       joined: z.number().int().positive(),
       sum: z.number().finite(),
@@ -344,7 +362,7 @@ const pradaStateSchema = z.object({
     }),
   ),
   distances: b64Schema,
-  distanceClasses: z.array(z.number().int().nonnegative()),
+  distanceClasses: z.array(z.number().int().nonnegative().max(0x7fffffff)),
 });
 export type PradaState = z.infer<typeof pradaStateSchema>;
 

@@ -26,13 +26,21 @@ const C5 = [-1.5861, -0.31082, -0.083751, 0.0038915];
 const C6 = [-0.4803, -0.082676, 0.0030302];
 const G = [-2.273, 0.459];
 
-/** One cache entry: PRADA tests samples of one size over and over once its distance window is full. */
-let cachedN = 0;
-let cachedA = new Float64Array(0);
+/**
+ * A few recent coefficient vectors: PRADA tests samples of nearly one size over and over once its
+ * distance window is full (the size moves only with the outliers it drops).
+ */
+const cache = new Map<number, Float64Array>();
+const CACHE_SIZE = 8;
 
 /** The upper half of the antisymmetric coefficient vector: a[i] weighs x(n−1−i) − x(i). */
 function coefficients(n: number): Float64Array {
-  if (n === cachedN) return cachedA;
+  const hit = cache.get(n);
+  if (hit !== undefined) {
+    cache.delete(n);
+    cache.set(n, hit);
+    return hit;
+  }
   const half = Math.floor(n / 2);
   const a = new Float64Array(half);
   if (n === 3) {
@@ -65,8 +73,8 @@ function coefficients(n: number): Float64Array {
     a[0] = a1;
     for (let i = first; i < half; i++) a[i] = -(m[i] as number) / fac;
   }
-  cachedN = n;
-  cachedA = a;
+  cache.set(n, a);
+  if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as number);
   return a;
 }
 
