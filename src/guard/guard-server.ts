@@ -21,11 +21,11 @@ import { createLimiter } from "./limiter.js";
 import { type GuardMode, isInfo, predictProtocol } from "./protocol.js";
 import { parseAnswers } from "./protocol-answers.js";
 import { decodeInputs } from "./protocol-inputs.js";
-import { createUpstream, UpstreamError } from "./upstream.js";
+import { createUpstream, type Upstream, UpstreamError } from "./upstream.js";
 
 export interface GuardOptions {
-  /** Base URL of the model server, e.g. http://127.0.0.1:8501 */
-  upstream: string;
+  /** Base URL of the model server, e.g. http://127.0.0.1:8501, or an in-process one (inProcessUpstream). */
+  upstream: string | Upstream;
   /** The upstream's API; "provmark-serve": `provmark serve`'s TF Serving, KServe and `:classify` routes. */
   protocol: GuardMode;
   config: GuardConfig;
@@ -137,7 +137,10 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
   }
   const limiter = createLimiter(config.defaults);
   const limits = config.limits;
-  const upstream = createUpstream(options.upstream, limits.upstreamTimeoutMs);
+  const upstream =
+    typeof options.upstream === "string"
+      ? createUpstream(options.upstream, limits.upstreamTimeoutMs)
+      : options.upstream;
   const hooks = options.hooks ?? {};
   const inputCtx = {
     ...(options.io === undefined ? {} : { io: options.io }),
@@ -267,11 +270,16 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
       altered: out.altered ?? false,
       ...(out.note === undefined ? {} : { note: out.note.slice(0, 500) }),
     };
-    try {
-      await audit?.append(record);
-    } catch (e) {
-      // An answer that cannot be logged is not sent.
-      out = refusal(503, `the audit log cannot be written: ${(e as Error).message}`, "rejected");
+    const appended = audit?.append(record);
+    if (config.auditWaitForDisk) {
+      try {
+        await appended;
+      } catch (e) {
+        // An answer that cannot be logged is not sent.
+        out = refusal(503, `the audit log cannot be written: ${(e as Error).message}`, "rejected");
+      }
+    } else {
+      appended?.catch((e: unknown) => warn(`audit log append failed: ${(e as Error).message}`));
     }
     const bodyUnread = requestBody === undefined && !req.complete;
     const headers: Record<string, string> = {

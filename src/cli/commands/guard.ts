@@ -30,6 +30,13 @@ export function untilSignal(): Promise<void> {
 
 const stderrLine = (line: string) => process.stderr.write(`${line}\n`);
 
+function predictUrl(base: string, protocol: GuardFlags["protocol"], name: string): string {
+  const n = encodeURIComponent(name);
+  if (protocol === "kserve") return `${base}/v2/models/${n}/infer`;
+  if (protocol === "raw") return `${base}/v1/models/${n}:classify`;
+  return `${base}/v1/models/${n}:predict`;
+}
+
 /** Runs the guard in front of --upstream until SIGINT or SIGTERM. */
 export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<void> {
   const { loadGuardConfig } = await import("../../guard/guard-config.js");
@@ -57,6 +64,7 @@ export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<
     auth: config.auth,
     auditLog: config.auditPath ?? null,
     tornAuditBytes: server.tornAuditBytes,
+    ...(flags.modelName === undefined ? {} : { predictUrl: predictUrl(server.url, flags.protocol, flags.modelName) }),
   };
   if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else {
@@ -65,6 +73,7 @@ export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<
         `provmark guard: ${server.url} → ${flags.upstream} (${flags.protocol})`,
         `  auth: ${config.auth ? "API keys (Authorization: Bearer <key> or x-api-key)" : "off (loopback only)"}`,
         `  audit log: ${config.auditPath ?? "none"}`,
+        ...(result.predictUrl === undefined ? [] : [`  predict: POST ${result.predictUrl}`]),
         "  Ctrl-C stops it.",
         "",
       ].join("\n"),

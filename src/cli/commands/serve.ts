@@ -36,9 +36,10 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
   let guard: import("../../guard/guard-server.js").GuardServer | undefined;
   if (guardConfig !== undefined) {
     const { startGuard } = await import("../../guard/guard-server.js");
+    const { inProcessUpstream } = await import("../../guard/upstream.js");
     try {
       guard = await startGuard({
-        upstream: server.url,
+        upstream: inProcessUpstream(server, guardConfig.limits.upstreamTimeoutMs),
         protocol: "provmark-serve",
         config: guardConfig,
         host: flags.host,
