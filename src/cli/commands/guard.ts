@@ -10,6 +10,8 @@ export interface GuardFlags extends ModelIOFlags {
   port: number;
   /** A model directory whose input description decodes encoded images for the hooks. */
   model?: string;
+  /** A watermark key file: its recorded input description (keys v2) decodes encoded images. */
+  key?: string;
   modelName?: string;
   json?: boolean;
   verbose?: boolean;
@@ -43,7 +45,11 @@ export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<
   const { startGuard } = await import("../../guard/guard-server.js");
   const config = await loadGuardConfig(flags.config);
   let io: import("../../core/input/model-io.js").ModelIO | undefined;
-  if (flags.model !== undefined) {
+  if (flags.key !== undefined) {
+    const { readKeyFile } = await import("../../watermark/key-file.js");
+    const { getPassphrase } = await import("../../watermark/passphrase.js");
+    io = (await readKeyFile(flags.key, await getPassphrase())).params.io;
+  } else if (flags.model !== undefined) {
     const { inferModelIO } = await import("../../model/infer-io.js");
     io = (await inferModelIO(flags.model, modelIOOverrides(flags), { backend: backendChoice(globals.backend) })).io;
   }
