@@ -209,10 +209,14 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
       throw e;
     }
     const contentType = String(reply.headers["content-type"] ?? "application/json");
+    const encoding = reply.headers["content-encoding"];
     const forwarded: Outcome = {
       status: reply.status,
       body: reply.body,
-      headers: { "content-type": contentType },
+      headers: {
+        "content-type": contentType,
+        ...(typeof encoding === "string" ? { "content-encoding": encoding } : {}),
+      },
       decision: "forwarded",
     };
     if (proto === undefined || reply.status !== 200 || hooks.after === undefined) return forwarded;

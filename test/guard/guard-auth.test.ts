@@ -46,6 +46,16 @@ describe("guard access control", () => {
     expect(r.json.model_spec.name).toBe("tiny");
   });
 
+  it("does not forward requests outside the protocol's routes (no way around the hooks)", async () => {
+    for (const path of ["/v1/models/tiny%3Apredict", "//v1/models/tiny:predict", "/v1/models/tiny:regress", "/admin"]) {
+      const r = await call(`${rig.guard.url}${path}`, { body: body(), headers: bearer(alice.key) });
+      expect(r.status, path).toBe(404);
+    }
+    const upstreamBefore = rig.upstream.stats().requests;
+    await call(`${rig.guard.url}/v1/models/tiny%3Apredict`, { body: body(), headers: bearer(alice.key) });
+    expect(rig.upstream.stats().requests).toBe(upstreamBefore);
+  });
+
   it("refuses no key, a wrong key and a revoked key with 401", async () => {
     const none = await call(predictUrl(), { body: body() });
     expect(none.status).toBe(401);
