@@ -2,8 +2,8 @@
  * `npm run bench:guard-overhead`: `provmark serve` alone, then `provmark serve --guard` (auth on, one
  * client key with a high rate limit, audit log on, no hooks), each loaded by autocannon with the same
  * MNIST-shaped TF Serving bodies at concurrency 16 for --seconds (default 10). Prints p50 and p99
- * latency, requests/s and the ratios (goal: p50 ≤ 1.15×, throughput ≥ 0.85×). --no-wait: the
- * audit log's `auditWaitForDisk: false` (answers do not wait for the fsync).
+ * latency, requests/s and the ratios (goal: p50 ≤ 1.15×, throughput ≥ 0.85×). --wait: the
+ * audit log's `auditWaitForDisk: true` (each answer waits for its entry's fsync).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -54,8 +54,8 @@ await writeKeysFile(join(dir, "keys.json"), {
     },
   ],
 });
-// --no-wait: the audit entry is fsynced in the next group commit while the answer goes out.
-const WAIT = !process.argv.includes("--no-wait");
+// --wait: each answer waits until its audit entry is fsynced (auditWaitForDisk: true).
+const WAIT = process.argv.includes("--wait");
 writeFileSync(
   join(dir, "guard.json"),
   JSON.stringify({

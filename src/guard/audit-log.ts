@@ -13,6 +13,8 @@ export interface AuditLog {
   /** Appends one record; resolves once it is on disk. */
   append(record: AuditRecord): Promise<AuditEntry>;
   head(): { hash: string; count: number };
+  /** Resolves once every entry appended so far is on disk. */
+  flushed(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,7 +65,8 @@ export async function openAuditLog(path: string): Promise<OpenedAuditLog> {
       pending = [];
       try {
         await writeFully(h, batch.map((b) => b.line).join(""));
-        await h.sync();
+        // fdatasync: the appended bytes and the new size are on disk; mtime may lag, which is all it saves
+        await h.datasync();
         for (const b of batch) b.done();
       } catch (e) {
         for (const b of batch) b.fail(e);
@@ -83,6 +86,9 @@ export async function openAuditLog(path: string): Promise<OpenedAuditLog> {
       });
     },
     head: () => ({ ...head }),
+    async flushed() {
+      while (flushing !== undefined) await flushing;
+    },
     async close() {
       await flushing;
       await handle.close();

@@ -47,11 +47,11 @@ export const guardConfigSchema = z.strictObject({
   keysFile: z.string().min(1).optional(),
   auditLog: z.string().min(1).optional(),
   /**
-   * true (default): an answer leaves only once its audit entry is fsynced (one that cannot be
-   * written is not sent). false: the entry is queued and synced in the next group commit while the
-   * answer goes out, saving the fsync's latency; a crash may lose the last few milliseconds' entries.
+   * false (default): the entry is queued and fsynced in the next group commit while the answer goes
+   * out (a crash may lose the last few milliseconds' entries; once an append fails, the guard answers
+   * nothing but 503 until restarted). true: an answer leaves only once its entry is on disk.
    */
-  auditWaitForDisk: z.boolean().default(true),
+  auditWaitForDisk: z.boolean().default(false),
   /** Limits for keys that set none. */
   defaults: z
     .strictObject({

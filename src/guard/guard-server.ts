@@ -135,6 +135,7 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
       warn(`${config.auditPath}: a torn last line (${tornAuditBytes} bytes, a crash mid-append) was cut off`);
     }
   }
+  let auditFailure: string | undefined;
   const limiter = createLimiter(config.defaults);
   const limits = config.limits;
   const upstream =
@@ -274,16 +275,25 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
       altered: out.altered ?? false,
       ...(out.note === undefined ? {} : { note: out.note.slice(0, 500) }),
     };
-    const appended = audit?.append(record);
-    if (config.auditWaitForDisk) {
-      try {
-        await appended;
-      } catch (e) {
-        // An answer that cannot be logged is not sent.
-        out = refusal(503, `the audit log cannot be written: ${(e as Error).message}`, "rejected");
-      }
+    if (auditFailure !== undefined) {
+      // Nothing is answered unlogged: once an append failed, every answer is refused.
+      out = refusal(503, `the audit log cannot be written: ${auditFailure}`, "rejected");
     } else {
-      appended?.catch((e: unknown) => warn(`audit log append failed: ${(e as Error).message}`));
+      const appended = audit?.append(record);
+      const failed = (e: unknown) => {
+        auditFailure ??= (e as Error).message;
+        warn(`audit log append failed, the guard refuses every request now: ${auditFailure}`);
+      };
+      if (config.auditWaitForDisk) {
+        try {
+          await appended;
+        } catch (e) {
+          failed(e);
+          out = refusal(503, `the audit log cannot be written: ${(e as Error).message}`, "rejected");
+        }
+      } else {
+        appended?.catch(failed);
+      }
     }
     const bodyUnread = requestBody === undefined && !req.complete;
     const headers: Record<string, string> = {

@@ -18,7 +18,8 @@ const quota = testKey("quota", "client", { quota: "2/day" });
 beforeAll(async () => {
   tf = (await loadTf("wasm")).tf;
   tensorsBefore = tf.memory().numTensors;
-  rig = await startRig(tf, [alice, bob, carol, admin, burst, quota]);
+  // every answer waits for its audit entry here, so the file is complete when a test reads it
+  rig = await startRig(tf, [alice, bob, carol, admin, burst, quota], { auditWaitForDisk: true });
 });
 
 afterAll(async () => {
