@@ -154,7 +154,7 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
 
   const serverLimits = { ...limits };
   const server = createServer(hardenedServerOptions(serverLimits));
-  const refused = hardenServer(server, serverLimits);
+  const admit = hardenServer(server, serverLimits);
 
   const authenticate = async (req: IncomingMessage): Promise<{ client: GuardClient; record?: KeyRecord } | Outcome> => {
     if (keys === undefined) return { client: ANONYMOUS };
@@ -236,10 +236,7 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
   };
 
   server.on("request", async (req: IncomingMessage, res: ServerResponse) => {
-    if (refused(req)) {
-      res.destroy();
-      return;
-    }
+    if (!admit(req, res)) return;
     const started = performance.now();
     const url = req.url ?? "/";
     const q = url.indexOf("?");

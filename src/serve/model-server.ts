@@ -310,10 +310,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
 
   const limits: ServerLimits = { ...SERVER_LIMIT_DEFAULTS, ...options.limits };
   const server = createServer(hardenedServerOptions(limits), async (req, res) => {
-    if (refused(req)) {
-      res.destroy();
-      return;
-    }
+    if (!admit(req, res)) return;
     const started = performance.now();
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -332,7 +329,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
         `${res.statusCode} n=${reply.instances} ${(performance.now() - started).toFixed(1)}ms`,
     );
   });
-  const refused = hardenServer(server, limits);
+  const admit = hardenServer(server, limits);
 
   try {
     await listen(server, port, host);
