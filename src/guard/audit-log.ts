@@ -55,6 +55,11 @@ export async function openAuditLog(path: string): Promise<OpenedAuditLog> {
     await truncate(path, keep);
   }
   const handle = await open(path, "a", 0o600);
+  if (!check.tornTail && text !== "" && !text.endsWith("\n")) {
+    // a crash between an entry and its newline: the entry is whole, the next one needs its own line
+    await writeFully(handle, "\n");
+    await handle.datasync();
+  }
   let head = { hash: check.head, count: check.count };
   let pending: { line: string; done: () => void; fail: (e: unknown) => void }[] = [];
   let flushing: Promise<void> | undefined;
