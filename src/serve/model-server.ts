@@ -63,6 +63,11 @@ export interface ModelServerOptions {
   maxQueue?: number;
   /** Connection cap, header and body deadlines, keep-alive limits (src/serve/harden.ts). */
   limits?: Partial<ServerLimits>;
+  /**
+   * false: open no port; requests come only through `handle` (a guard in the same process, which
+   * then cannot be bypassed). The URLs are then `in-process:` and meaningless.
+   */
+  listen?: boolean;
 }
 
 export interface ModelServerStats {
@@ -331,14 +336,16 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   });
   const admit = hardenServer(server, limits);
 
-  try {
-    await listen(server, port, host);
-  } catch (e) {
-    model.dispose();
-    throw listenError(e, host, port);
+  if (options.listen !== false) {
+    try {
+      await listen(server, port, host);
+    } catch (e) {
+      model.dispose();
+      throw listenError(e, host, port);
+    }
   }
-  const actualPort = (server.address() as AddressInfo).port;
-  const url = clientUrl(host, actualPort);
+  const actualPort = options.listen === false ? 0 : (server.address() as AddressInfo).port;
+  const url = options.listen === false ? "in-process:" : clientUrl(host, actualPort);
   const graceMs = options.closeGraceMs ?? SERVE_DEFAULTS.closeGraceMs;
   let closed: Promise<void> | undefined;
   return {
