@@ -91,7 +91,7 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
         ...(guard === undefined
           ? []
           : [
-              `  guarded: ${guardConfig?.auth ? "API keys required" : "no auth (loopback)"}, model server on ${server.url}`,
+              `  guarded: ${guardConfig?.auth ? "API keys required" : "no auth (loopback)"}; audit log ${guardConfig?.auditPath ?? "off"}`,
             ]),
         "  Ctrl-C stops it (in-flight requests finish first).",
         "",
