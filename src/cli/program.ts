@@ -693,6 +693,7 @@ function addGuardCommands(
     .option("--host <host>", "interface to listen on (not loopback: needs auth on)", "127.0.0.1")
     .option("--port <port>", "TCP port (0 picks a free one)", int("--port", 0, 65535), 8500)
     .option("--model <dir>", "the upstream's model: its input description decodes encoded images for the monitor")
+    .option("--key <file>", "or a watermark key file, whose input description does the same ($PROVMARK_PASSPHRASE)")
     .option("--model-name <name>", "the model's name in the upstream's URLs (for the printed URLs)")
     .option("--verbose", "one line per request on stderr")
     .option("--json", "one JSON line once listening")

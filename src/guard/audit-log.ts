@@ -13,6 +13,8 @@ export interface AuditLog {
   /** Appends one record; resolves once it is on disk. */
   append(record: AuditRecord): Promise<AuditEntry>;
   head(): { hash: string; count: number };
+  /** Resolves once every entry appended so far is on disk. */
+  flushed(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,11 @@ export async function openAuditLog(path: string): Promise<OpenedAuditLog> {
     await truncate(path, keep);
   }
   const handle = await open(path, "a", 0o600);
+  if (!check.tornTail && text !== "" && !text.endsWith("\n")) {
+    // a crash between an entry and its newline: the entry is whole, the next one needs its own line
+    await writeFully(handle, "\n");
+    await handle.datasync();
+  }
   let head = { hash: check.head, count: check.count };
   let pending: { line: string; done: () => void; fail: (e: unknown) => void }[] = [];
   let flushing: Promise<void> | undefined;
@@ -63,7 +70,8 @@ export async function openAuditLog(path: string): Promise<OpenedAuditLog> {
       pending = [];
       try {
         await writeFully(h, batch.map((b) => b.line).join(""));
-        await h.sync();
+        // fdatasync: the appended bytes and the new size are on disk; mtime may lag, which is all it saves
+        await h.datasync();
         for (const b of batch) b.done();
       } catch (e) {
         for (const b of batch) b.fail(e);
@@ -83,6 +91,9 @@ export async function openAuditLog(path: string): Promise<OpenedAuditLog> {
       });
     },
     head: () => ({ ...head }),
+    async flushed() {
+      while (flushing !== undefined) await flushing;
+    },
     async close() {
       await flushing;
       await handle.close();

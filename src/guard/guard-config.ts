@@ -46,6 +46,12 @@ export const guardConfigSchema = z.strictObject({
   /** Relative to the config file. */
   keysFile: z.string().min(1).optional(),
   auditLog: z.string().min(1).optional(),
+  /**
+   * false (default): the entry is queued and fsynced in the next group commit while the answer goes
+   * out (a crash may lose the last few milliseconds' entries; once an append fails, the guard answers
+   * nothing but 503 until restarted). true: an answer leaves only once its entry is on disk.
+   */
+  auditWaitForDisk: z.boolean().default(false),
   /** Limits for keys that set none. */
   defaults: z
     .strictObject({

@@ -56,6 +56,7 @@ export async function handleGuardRoute(c: GuardRouteContext): Promise<RouteOutco
     const denied = need("auditor");
     if (denied) return denied;
     if (c.audit === undefined) return err(404, "this guard keeps no audit log");
+    await c.audit.flushed();
     const text = await readAuditLog(c.audit.path);
     const lines = text.split("\n").filter((l) => l !== "");
     const since = Number(new URL(c.req.url ?? "/", "http://x").searchParams.get("since") ?? "0");

@@ -6,11 +6,12 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { AuditDecision, AuditRecord } from "../core/guard/audit-chain.js";
+import type { AuditRecord } from "../core/guard/audit-chain.js";
 import type { ModelIO } from "../core/input/model-io.js";
 import { ProvmarkError } from "../errors.js";
 import { hardenedServerOptions, hardenServer } from "../serve/harden.js";
 import { clientUrl, listen, listenError, RequestError, readBody } from "../serve/http.js";
+import { applyAfterHook, hookDelay } from "./answer-hook.js";
 import { type AuditLog, openAuditLog } from "./audit-log.js";
 import type { GuardConfig } from "./guard-config.js";
 import { handleGuardRoute } from "./guard-routes.js";
@@ -18,14 +19,13 @@ import type { GuardClient, GuardHooks } from "./hooks.js";
 import { type KeyStore, openKeyStore } from "./key-store.js";
 import type { KeyRecord } from "./keys-file.js";
 import { createLimiter } from "./limiter.js";
+import { type Outcome, refusal } from "./outcome.js";
 import { type GuardMode, isInfo, predictProtocol } from "./protocol.js";
-import { parseAnswers } from "./protocol-answers.js";
-import { decodeInputs } from "./protocol-inputs.js";
-import { createUpstream, UpstreamError } from "./upstream.js";
+import { createUpstream, type Upstream, UpstreamError } from "./upstream.js";
 
 export interface GuardOptions {
-  /** Base URL of the model server, e.g. http://127.0.0.1:8501 */
-  upstream: string;
+  /** Base URL of the model server, e.g. http://127.0.0.1:8501, or an in-process one (inProcessUpstream). */
+  upstream: string | Upstream;
   /** The upstream's API; "provmark-serve": `provmark serve`'s TF Serving, KServe and `:classify` routes. */
   protocol: GuardMode;
   config: GuardConfig;
@@ -56,8 +56,6 @@ export const isLoopback = (host: string): boolean => LOOPBACK.has(host) || /^127
 const ANONYMOUS: GuardClient = { id: "anonymous", name: "anonymous", role: "client" };
 const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 const EMPTY_SHA = sha256("");
-const MAX_DELAY_MS = 60_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.min(MAX_DELAY_MS, Math.max(0, ms))));
 
 /** The key of a request: `Authorization: Bearer <key>` or `x-api-key`. */
 function presentedKey(req: IncomingMessage): string | undefined {
@@ -69,28 +67,6 @@ function presentedKey(req: IncomingMessage): string | undefined {
   const k = req.headers["x-api-key"];
   return typeof k === "string" && k.trim() !== "" ? k.trim() : undefined;
 }
-
-/** A finished answer: what was sent and how the audit log records it. */
-interface Outcome {
-  status: number;
-  body: string | Buffer;
-  headers?: Record<string, string>;
-  decision: AuditDecision;
-  altered?: boolean;
-  note?: string;
-}
-
-const refusal = (
-  status: number,
-  error: string,
-  decision: AuditDecision,
-  headers: Record<string, string> = {},
-): Outcome => ({
-  status,
-  body: JSON.stringify({ error }),
-  headers,
-  decision,
-});
 
 /**
  * Starts the guard. A non-loopback host needs auth on (USAGE otherwise); keys file, audit log and
@@ -135,9 +111,14 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
       warn(`${config.auditPath}: a torn last line (${tornAuditBytes} bytes, a crash mid-append) was cut off`);
     }
   }
+  let auditFailure: string | undefined;
+  let closing = false;
   const limiter = createLimiter(config.defaults);
   const limits = config.limits;
-  const upstream = createUpstream(options.upstream, limits.upstreamTimeoutMs);
+  const upstream =
+    typeof options.upstream === "string"
+      ? createUpstream(options.upstream, limits.upstreamTimeoutMs)
+      : options.upstream;
   const hooks = options.hooks ?? {};
   const inputCtx = {
     ...(options.io === undefined ? {} : { io: options.io }),
@@ -150,7 +131,7 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
 
   const serverLimits = { ...limits };
   const server = createServer(hardenedServerOptions(serverLimits));
-  const refused = hardenServer(server, serverLimits);
+  const admit = hardenServer(server, serverLimits);
 
   const authenticate = async (req: IncomingMessage): Promise<{ client: GuardClient; record?: KeyRecord } | Outcome> => {
     if (keys === undefined) return { client: ANONYMOUS };
@@ -195,7 +176,7 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
     if (predict && hooks.before) {
       const d = await hooks.before(client);
       if (d.block !== undefined) return { ...refusal(403, d.block, "blocked"), ...(d.note ? { note: d.note } : {}) };
-      if (d.delayMs) await sleep(d.delayMs);
+      if (d.delayMs) await hookDelay(d.delayMs);
     }
     const requestBody = await body();
     let reply: Awaited<ReturnType<typeof upstream.send>>;
@@ -206,32 +187,22 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
       throw e;
     }
     const contentType = String(reply.headers["content-type"] ?? "application/json");
+    const encoding = reply.headers["content-encoding"];
     const forwarded: Outcome = {
       status: reply.status,
       body: reply.body,
-      headers: { "content-type": contentType },
+      headers: {
+        "content-type": contentType,
+        ...(typeof encoding === "string" ? { "content-encoding": encoding } : {}),
+      },
       decision: "forwarded",
     };
     if (proto === undefined || reply.status !== 200 || hooks.after === undefined) return forwarded;
-    const parsed = parseAnswers(proto, reply.body.toString("utf8"), answerCtx);
-    if (parsed === null) return { ...forwarded, note: "answers not readable" };
-    const inputs = await decodeInputs(proto, requestBody, inputCtx);
-    const d = await hooks.after({ client, protocol: proto, inputs, answers: parsed.answers });
-    if (d.block !== undefined) return { ...refusal(403, d.block, "blocked"), ...(d.note ? { note: d.note } : {}) };
-    if (d.delayMs) await sleep(d.delayMs);
-    const note = d.note ? { note: d.note } : {};
-    if (d.answers === undefined) return { ...forwarded, ...note };
-    if (d.answers.length !== parsed.answers.length) {
-      throw new Error(`the after hook returned ${d.answers.length} answers for ${parsed.answers.length}`);
-    }
-    return { ...forwarded, body: parsed.rewrite(d.answers), decision: "altered", altered: true, ...note };
+    return applyAfterHook(hooks.after, { client, protocol: proto, requestBody, forwarded, inputCtx, answerCtx });
   };
 
   server.on("request", async (req: IncomingMessage, res: ServerResponse) => {
-    if (refused(req)) {
-      res.destroy();
-      return;
-    }
+    if (!admit(req, res)) return;
     const started = performance.now();
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -267,11 +238,25 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
       altered: out.altered ?? false,
       ...(out.note === undefined ? {} : { note: out.note.slice(0, 500) }),
     };
-    try {
-      await audit?.append(record);
-    } catch (e) {
-      // An answer that cannot be logged is not sent.
-      out = refusal(503, `the audit log cannot be written: ${(e as Error).message}`, "rejected");
+    if (auditFailure !== undefined) {
+      // Nothing is answered unlogged: once an append failed, every answer is refused.
+      out = refusal(503, `the audit log cannot be written: ${auditFailure}`, "rejected");
+    } else {
+      const appended = audit?.append(record);
+      const failed = (e: unknown) => {
+        auditFailure ??= (e as Error).message;
+        warn(`audit log append failed, the guard refuses every request now: ${auditFailure}`);
+      };
+      if (config.auditWaitForDisk) {
+        try {
+          await appended;
+        } catch (e) {
+          failed(e);
+          out = refusal(503, `the audit log cannot be written: ${(e as Error).message}`, "rejected");
+        }
+      } else {
+        appended?.catch(failed);
+      }
     }
     const bodyUnread = requestBody === undefined && !req.complete;
     const headers: Record<string, string> = {
@@ -295,7 +280,6 @@ export async function startGuard(options: GuardOptions): Promise<GuardServer> {
     await audit?.close();
     throw listenError(e, host, port);
   }
-  let closing = false;
   const actualPort = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
   return {

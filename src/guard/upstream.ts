@@ -1,6 +1,7 @@
 /** Forwards one request to the upstream model server and buffers its answer (bounded, with a deadline). */
 import { Agent, type IncomingHttpHeaders, request } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { ModelServer } from "../serve/model-server.js";
 
 export interface UpstreamReply {
   status: number;
@@ -18,8 +19,11 @@ export class UpstreamError extends Error {
   }
 }
 
-/** Headers the guard passes on; credentials and hop-by-hop headers stay behind. */
-const FORWARDED = ["content-type", "accept", "accept-encoding", "user-agent"];
+/**
+ * Headers the guard passes on; credentials and hop-by-hop headers stay behind, and so does
+ * accept-encoding: a compressed answer would be unreadable to the hooks (a way around the monitor).
+ */
+const FORWARDED = ["content-type", "accept", "user-agent"];
 const MAX_REPLY_BYTES = 256 * 1024 * 1024;
 
 export interface Upstream {
@@ -79,5 +83,38 @@ export function createUpstream(base: string, timeoutMs: number): Upstream {
         req.end(body);
       }),
     close: () => agent.destroy(),
+  };
+}
+
+/**
+ * The built-in model server as the upstream, called in-process (`serve --guard`): the same routes
+ * and answers as over HTTP, without a second HTTP hop per request.
+ */
+export function inProcessUpstream(server: Pick<ModelServer, "handle">, timeoutMs: number): Upstream {
+  return {
+    send: async (method, path, headers, body) => {
+      const q = path.indexOf("?");
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new UpstreamError(504, `the model server did not answer within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      try {
+        const reply = await Promise.race([
+          server.handle({ method, path: q < 0 ? path : path.slice(0, q), headers, body: async () => body }),
+          late,
+        ]);
+        return {
+          status: reply.status,
+          headers: { "content-type": "application/json", ...reply.headers },
+          body: Buffer.from(reply.text, "utf8"),
+        };
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close: () => {},
   };
 }

@@ -3,7 +3,7 @@
  * over it gets a 503 and is closed), header and whole-request deadlines (slowloris: a client that
  * trickles its headers or body is cut off), keep-alive limits. Shared by serve and the guard.
  */
-import type { IncomingMessage, Server, ServerOptions } from "node:http";
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 
 export interface ServerLimits {
@@ -45,15 +45,22 @@ const OVER_RESPONSE =
   `connection: close\r\ncontent-length: ${Buffer.byteLength(OVER)}\r\n\r\n${OVER}`;
 
 /**
- * Applies the limits to a server made with `hardenedServerOptions`; returns a test for requests
- * that arrive on a connection refused for being over the cap (their handler must do nothing).
+ * Applies the limits to a server made with `hardenedServerOptions`. The returned `admit` is called
+ * first by the request handler: false for a request on a connection refused for being over the cap
+ * (the handler must do nothing). The request that reaches `maxRequestsPerSocket` is answered with
+ * `connection: close` and its connection closed after it: Node's own limit answers later requests
+ * 503 yet keeps the connection, which a client ignoring `connection: close` turns into a 503 storm.
  */
-export function hardenServer(server: Server, limits: ServerLimits): (req: IncomingMessage) => boolean {
+export function hardenServer(
+  server: Server,
+  limits: ServerLimits,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.headersTimeoutMs + limits.bodyTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
-  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+  server.maxRequestsPerSocket = 0;
   const refused = new WeakSet<Socket>();
+  const served = new WeakMap<Socket, number>();
   let open = 0;
   server.prependListener("connection", (socket: Socket) => {
     if (open >= limits.maxConnections) {
@@ -66,5 +73,21 @@ export function hardenServer(server: Server, limits: ServerLimits): (req: Incomi
     open++;
     socket.once("close", () => open--);
   });
-  return (req) => refused.has(req.socket);
+  return (req, res) => {
+    const socket = req.socket;
+    if (refused.has(socket)) {
+      res.destroy();
+      return false;
+    }
+    if (limits.maxRequestsPerSocket > 0) {
+      const n = (served.get(socket) ?? 0) + 1;
+      served.set(socket, n);
+      if (n >= limits.maxRequestsPerSocket) {
+        res.shouldKeepAlive = false;
+        res.setHeader("connection", "close");
+        res.once("finish", () => socket.end());
+      }
+    }
+    return true;
+  };
 }

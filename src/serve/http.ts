@@ -33,7 +33,7 @@ export function sendJsonText(res: ServerResponse, status: number, text: string, 
  * because `curl -d` sends it by default (TF Serving's own examples rely on that). A request with
  * no content-type is accepted too; anything else is clearly not JSON (415).
  */
-export function assertJsonContentType(req: IncomingMessage): void {
+export function assertJsonContentType(req: Pick<IncomingMessage, "headers">): void {
   const header = req.headers["content-type"];
   if (header === undefined || header.trim() === "") return;
   const type = (header.split(";")[0] ?? "").trim().toLowerCase();

@@ -40,7 +40,7 @@ export async function imagesBatch(images: readonly Uint8Array[], io: ImageIO, wh
 }
 
 /** A raw image body's media type: image/*, application/octet-stream, or none. */
-export function assertImageContentType(req: IncomingMessage): void {
+export function assertImageContentType(req: Pick<IncomingMessage, "headers">): void {
   const header = req.headers["content-type"];
   if (header === undefined || header.trim() === "") return;
   const type = (header.split(";")[0] ?? "").trim().toLowerCase();

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, dirname, resolve } from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
@@ -63,6 +63,11 @@ export interface ModelServerOptions {
   maxQueue?: number;
   /** Connection cap, header and body deadlines, keep-alive limits (src/serve/harden.ts). */
   limits?: Partial<ServerLimits>;
+  /**
+   * false: open no port; requests come only through `handle` (a guard in the same process, which
+   * then cannot be bypassed). The URLs are then `in-process:` and meaningless.
+   */
+  listen?: boolean;
 }
 
 export interface ModelServerStats {
@@ -89,8 +94,32 @@ export interface ModelServer {
   /** Image bytes in, `[{label, score}]` out. */
   classifyUrl: string;
   stats(): ModelServerStats;
+  /**
+   * Answers a request without HTTP, as the port would (routes, errors, stats): for a guard in the
+   * same process (`serve --guard`), which saves a second HTTP hop per request.
+   */
+  handle(req: ServeRequest): Promise<ServeReply>;
   /** Stops accepting connections, lets in-flight requests finish, then frees the model. */
   close(): Promise<void>;
+}
+
+/** A request to the model server, HTTP or in-process. */
+export interface ServeRequest {
+  method: string;
+  /** Without the query string. */
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** The body (read once; bounded by maxBodyBytes over HTTP). */
+  body(): Promise<Buffer>;
+}
+
+export interface ServeReply {
+  status: number;
+  /** JSON text. */
+  text: string;
+  headers?: Record<string, string>;
+  /** Instances predicted. */
+  instances: number;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -200,18 +229,20 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     }
   };
 
-  const readJson = async (req: IncomingMessage): Promise<unknown> => {
+  const readJson = async (req: ServeRequest): Promise<unknown> => {
     assertJsonContentType(req);
-    return parseJson(await readBody(req, maxBodyBytes));
+    return parseJson(await req.body());
   };
 
-  const ok = (res: ServerResponse, body: unknown, status = 200) => send(res, status, JSON.stringify(body));
-  const send = (res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}) =>
-    sendJsonText(res, status, text, closing ? { ...headers, connection: "close" } : headers);
+  const ok = (body: unknown, status = 200, instances = 0): ServeReply => ({
+    status,
+    text: JSON.stringify(body),
+    instances,
+  });
 
-  /** Answers one request; returns the number of instances predicted. */
-  const dispatch = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<number> => {
-    const method = req.method ?? "GET";
+  /** Answers one request. */
+  const dispatch = async (req: ServeRequest): Promise<ServeReply> => {
+    const { method, path } = req;
     const route = matchRoute(path);
     if (route === undefined) throw new RequestError(404, `no such route: ${method} ${path.slice(0, 200)}`);
     const allowed = allowedMethods(route);
@@ -226,83 +257,95 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
         const r = tfs.parsePredictRequest(await readJson(req), sig, maxBatch);
         const x = "x" in r ? r.x : await imagesBatch(r.images, imageIO, "instances");
         const y = await queue.run(x, r.n);
-        send(res, 200, tfs.predictResponse(y, r.n, sig.classes, r.columnar));
-        return r.n;
+        return { status: 200, text: tfs.predictResponse(y, r.n, sig.classes, r.columnar), instances: r.n };
       }
       case "infer": {
         const r = kserve.parseInferRequest(await readJson(req), sig, maxBatch);
         const x = "x" in r ? r.x : await imagesBatch(r.images, imageIO, "inputs[0].data");
         const y = await queue.run(x, r.n);
-        send(res, 200, kserve.inferResponse(modelName, y, r.n, sig.classes, r.id));
-        return r.n;
+        return { status: 200, text: kserve.inferResponse(modelName, y, r.n, sig.classes, r.id), instances: r.n };
       }
       case "classify": {
         assertImageContentType(req);
-        const x = await imagesBatch([await readBody(req, maxBodyBytes)], imageIO, "body");
+        const x = await imagesBatch([await req.body()], imageIO, "body");
         const y = await queue.run(x, 1);
-        send(res, 200, classifyResponse(y, imageIO.ok ? imageIO.io.classes.names : undefined));
-        return 1;
+        return {
+          status: 200,
+          text: classifyResponse(y, imageIO.ok ? imageIO.io.classes.names : undefined),
+          instances: 1,
+        };
       }
       case "status":
-        ok(res, tfs.modelStatus());
-        return 0;
+        return ok(tfs.modelStatus());
       case "metadata":
-        ok(res, tfs.modelMetadata(modelName, sig));
-        return 0;
+        return ok(tfs.modelMetadata(modelName, sig));
       case "server":
-        ok(res, kserve.serverMetadata());
-        return 0;
+        return ok(kserve.serverMetadata());
       case "live":
-        ok(res, { live: true });
-        return 0;
+        return ok({ live: true });
       case "ready":
-        ok(res, { ready: !closing }, closing ? 503 : 200);
-        return 0;
+        return ok({ ready: !closing }, closing ? 503 : 200);
       case "model":
-        ok(res, kserve.modelMetadata(modelName, sig));
-        return 0;
+        return ok(kserve.modelMetadata(modelName, sig));
       case "modelReady":
-        ok(res, { name: modelName, ready: !closing }, closing ? 503 : 200);
-        return 0;
+        return ok({ name: modelName, ready: !closing }, closing ? 503 : 200);
     }
+  };
+
+  /** A request's answer, errors included (as `{"error"}` bodies); counted in stats. */
+  const answer = async (req: ServeRequest): Promise<ServeReply> => {
+    counters.requests++;
+    let reply: ServeReply;
+    try {
+      reply = await dispatch(req);
+    } catch (e) {
+      reply =
+        e instanceof RequestError
+          ? { status: e.status, text: JSON.stringify({ error: e.message }), headers: { ...e.headers }, instances: 0 }
+          : {
+              status: 500,
+              text: JSON.stringify({ error: `internal error: ${(e as Error)?.message ?? String(e)}` }),
+              instances: 0,
+            };
+    }
+    counters.instances += reply.instances;
+    if (reply.status >= 400) counters.errors++;
+    return reply;
   };
 
   const limits: ServerLimits = { ...SERVER_LIMIT_DEFAULTS, ...options.limits };
   const server = createServer(hardenedServerOptions(limits), async (req, res) => {
-    if (refused(req)) {
-      res.destroy();
-      return;
-    }
+    if (!admit(req, res)) return;
     const started = performance.now();
-    counters.requests++;
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    let instances = 0;
-    try {
-      instances = await dispatch(req, res, path);
-    } catch (e) {
-      if (res.headersSent || req.socket.destroyed) res.destroy();
-      else if (e instanceof RequestError) send(res, e.status, JSON.stringify({ error: e.message }), { ...e.headers });
-      else send(res, 500, JSON.stringify({ error: `internal error: ${(e as Error)?.message ?? String(e)}` }));
-    }
-    counters.instances += instances;
-    if (res.statusCode >= 400) counters.errors++;
+    const reply = await answer({
+      method: req.method ?? "GET",
+      path,
+      headers: req.headers,
+      body: () => readBody(req, maxBodyBytes),
+    });
+    if (req.socket.destroyed) res.destroy();
+    else
+      sendJsonText(res, reply.status, reply.text, closing ? { ...reply.headers, connection: "close" } : reply.headers);
     log?.(
       `${new Date().toISOString()} ${req.socket.remoteAddress ?? "-"} ${req.method} ${path.slice(0, 200)} ` +
-        `${res.statusCode} n=${instances} ${(performance.now() - started).toFixed(1)}ms`,
+        `${res.statusCode} n=${reply.instances} ${(performance.now() - started).toFixed(1)}ms`,
     );
   });
-  const refused = hardenServer(server, limits);
+  const admit = hardenServer(server, limits);
 
-  try {
-    await listen(server, port, host);
-  } catch (e) {
-    model.dispose();
-    throw listenError(e, host, port);
+  if (options.listen !== false) {
+    try {
+      await listen(server, port, host);
+    } catch (e) {
+      model.dispose();
+      throw listenError(e, host, port);
+    }
   }
-  const actualPort = (server.address() as AddressInfo).port;
-  const url = clientUrl(host, actualPort);
+  const actualPort = options.listen === false ? 0 : (server.address() as AddressInfo).port;
+  const url = options.listen === false ? "in-process:" : clientUrl(host, actualPort);
   const graceMs = options.closeGraceMs ?? SERVE_DEFAULTS.closeGraceMs;
   let closed: Promise<void> | undefined;
   return {
@@ -316,6 +359,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     inferUrl: `${url}/v2/models/${modelName}/infer`,
     classifyUrl: `${url}/v1/models/${modelName}:classify`,
     stats: () => ({ ...counters }),
+    handle: answer,
     close: () => {
       closed ??= (async () => {
         closing = true;

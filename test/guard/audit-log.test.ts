@@ -48,6 +48,20 @@ describe("audit log file", () => {
     expect(verifyChain(await readFile(path, "utf8"))).toMatchObject({ ok: true, count: 3 });
   });
 
+  it("keeps a whole last entry that lost only its newline, and appends on a new line", async () => {
+    const path = join(await tempDir(), "audit.jsonl");
+    const a = await openAuditLog(path);
+    await a.log.append(record(200));
+    await a.log.close();
+    const text = await readFile(path, "utf8");
+    await writeFile(path, text.slice(0, -1));
+    const b = await openAuditLog(path);
+    expect(b.tornBytes).toBe(0);
+    await b.log.append(record(201));
+    await b.log.close();
+    expect(verifyChain(await readFile(path, "utf8"))).toMatchObject({ ok: true, count: 2 });
+  });
+
   it("refuses to append to a log whose chain is broken", async () => {
     const path = join(await tempDir(), "audit.jsonl");
     const a = await openAuditLog(path);

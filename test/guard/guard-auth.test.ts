@@ -18,7 +18,8 @@ const quota = testKey("quota", "client", { quota: "2/day" });
 beforeAll(async () => {
   tf = (await loadTf("wasm")).tf;
   tensorsBefore = tf.memory().numTensors;
-  rig = await startRig(tf, [alice, bob, carol, admin, burst, quota]);
+  // every answer waits for its audit entry here, so the file is complete when a test reads it
+  rig = await startRig(tf, [alice, bob, carol, admin, burst, quota], { auditWaitForDisk: true });
 });
 
 afterAll(async () => {
@@ -44,6 +45,16 @@ describe("guard access control", () => {
     const r = await call(`${rig.guard.url}/v1/models/tiny/metadata`, { headers: bearer(carol.key) });
     expect(r.status).toBe(200);
     expect(r.json.model_spec.name).toBe("tiny");
+  });
+
+  it("does not forward requests outside the protocol's routes (no way around the hooks)", async () => {
+    for (const path of ["/v1/models/tiny%3Apredict", "//v1/models/tiny:predict", "/v1/models/tiny:regress", "/admin"]) {
+      const r = await call(`${rig.guard.url}${path}`, { body: body(), headers: bearer(alice.key) });
+      expect(r.status, path).toBe(404);
+    }
+    const upstreamBefore = rig.upstream.stats().requests;
+    await call(`${rig.guard.url}/v1/models/tiny%3Apredict`, { body: body(), headers: bearer(alice.key) });
+    expect(rig.upstream.stats().requests).toBe(upstreamBefore);
   });
 
   it("refuses no key, a wrong key and a revoked key with 401", async () => {

@@ -117,3 +117,37 @@ describe("provmark serve --guard and the guard commands", () => {
     expect(rewritten.stderr).toMatch(/line 2: hash does not match/);
   }, 120_000);
 });
+
+describe("provmark guard refuses a bad start", () => {
+  it("lists every problem of the config, and needs auth off loopback", async () => {
+    const d = await tempDir("provmark-guard-bad-");
+    await writeFile(
+      join(d, "bad.json"),
+      JSON.stringify({
+        schema: "provmark/guard-config/v1",
+        keysFile: 3,
+        limits: { maxConnections: 0 },
+        defaults: { quota: "lots" },
+      }),
+    );
+    const bad = await run(["guard", "--upstream", "http://127.0.0.1:1", "--config", join(d, "bad.json")]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("GUARD_CONFIG_INVALID");
+    for (const part of ["keysFile", "limits.maxConnections", "defaults.quota"]) expect(bad.stderr).toContain(part);
+    await writeFile(join(d, "open.json"), JSON.stringify({ schema: "provmark/guard-config/v1", auth: false }));
+    const open = await run([
+      "guard",
+      "--upstream",
+      "http://127.0.0.1:1",
+      "--config",
+      join(d, "open.json"),
+      "--host",
+      "0.0.0.0",
+    ]);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toMatch(/USAGE.*only with auth on/);
+    const missing = await run(["guard", "--config", join(d, "open.json")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("needs --upstream");
+  });
+});

@@ -145,6 +145,27 @@ describe("serve hardening", () => {
     }
   });
 
+  it("closes a keep-alive connection after maxRequestsPerSocket requests", async () => {
+    const { dir, model } = await saveTinyModel(tf);
+    const server = await startModelServer({
+      modelDir: dir,
+      port: 0,
+      backend: "wasm",
+      limits: { maxRequestsPerSocket: 2 },
+    });
+    try {
+      const get = "GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n";
+      const r = await slowClient(server.port, { head: get.repeat(3), giveUpMs: 3000 });
+      const statuses = r.data.match(/HTTP\/1.1 \d+/g) ?? [];
+      expect(statuses).toEqual(["HTTP/1.1 200", "HTTP/1.1 200"]);
+      expect(r.data.split("HTTP/1.1")[2]).toMatch(/connection: close/i);
+      expect(r.closedAfterMs).toBeLessThan(2000);
+    } finally {
+      await server.close();
+      model.dispose();
+    }
+  });
+
   it("cuts off slow headers and caps connections", async () => {
     const { dir, model } = await saveTinyModel(tf);
     const server = await startModelServer({

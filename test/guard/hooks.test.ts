@@ -8,6 +8,7 @@ import { type GuardServer, startGuard } from "../../src/guard/guard-server.js";
 import type { GuardHooks, PredictionExchange } from "../../src/guard/hooks.js";
 import type { GuardProtocol } from "../../src/guard/protocol.js";
 import { argmax } from "../../src/guard/protocol-answers.js";
+import { inProcessUpstream } from "../../src/guard/upstream.js";
 import { loadTf, type TF } from "../../src/model/backend.js";
 import { fileSaveHandler } from "../../src/model/fs-io-handler.js";
 import { type ModelServer, startModelServer } from "../../src/serve/model-server.js";
@@ -226,5 +227,74 @@ describe("guard hooks: answers rewritten in each protocol's format", () => {
       ["altered", true, 200],
     ]);
     expect(entries[0].note).toBe("test block");
+  });
+});
+
+describe("guard in front of provmark serve, in-process (serve --guard)", () => {
+  it("routes TF Serving, KServe and :classify through the hooks with their protocols", async () => {
+    const dir = await tempDir("provmark-guard-");
+    const protocols: string[] = [];
+    const guard = await startGuard({
+      upstream: inProcessUpstream(server, 5000),
+      protocol: "provmark-serve",
+      config: parseGuardConfig({ schema: "provmark/guard-config/v1", auth: false }, dir, "guard.json"),
+      port: 0,
+      io,
+      hooks: {
+        after(x) {
+          protocols.push(x.protocol);
+          return { answers: x.answers.map((a) => ({ label: (a.label + 1) % 3 })) };
+        },
+      },
+    });
+    try {
+      const body = { instances: [flat(1)] };
+      const direct = await call(server.predictUrl, { body });
+      const tfs = await call(`${guard.url}/v1/models/pets:predict`, { body });
+      expect(rowsArgmax(tfs.json.predictions)).toEqual(rowsArgmax(direct.json.predictions).map((l) => (l + 1) % 3));
+      const v2 = await call(`${guard.url}/v2/models/pets/infer`, {
+        body: { inputs: [{ name: "x", shape: [1, SIZE], datatype: "FP32", data: flat(1) }] },
+      });
+      expect(argmax(v2.json.outputs[0].data)).toBe((argmax(direct.json.predictions[0]) + 1) % 3);
+      const raw = await fetch(`${guard.url}/v1/models/pets:classify`, {
+        method: "POST",
+        headers: { "content-type": "image/png" },
+        body: await png(3),
+      });
+      expect(raw.status).toBe(200);
+      expect(protocols).toEqual(["tfserving", "kserve", "raw"]);
+      const meta = await call(`${guard.url}/v2/models/pets`);
+      expect(meta.json.name).toBe("pets");
+      const bad = await call(`${guard.url}/v1/models/pets:predict`, { body: { instances: [[1, 2]] } });
+      expect(bad.status).toBe(400);
+    } finally {
+      await guard.close();
+    }
+  });
+
+  it("a before hook blocks or delays a client before anything is forwarded", async () => {
+    const dir = await tempDir("provmark-guard-");
+    let decision: { block?: string; delayMs?: number } = { block: "client blocked by the monitor" };
+    const before = server.stats().requests;
+    const guard = await startGuard({
+      upstream: server.url,
+      protocol: "tfserving",
+      config: parseGuardConfig({ schema: "provmark/guard-config/v1", auth: false }, dir, "guard.json"),
+      port: 0,
+      hooks: { before: () => decision },
+    });
+    try {
+      const blocked = await call(`${guard.url}/v1/models/pets:predict`, { body: { instances: [flat(1)] } });
+      expect(blocked.status).toBe(403);
+      expect(blocked.json.error).toBe("client blocked by the monitor");
+      expect(server.stats().requests).toBe(before);
+      decision = { delayMs: 300 };
+      const started = performance.now();
+      const slow = await call(`${guard.url}/v1/models/pets:predict`, { body: { instances: [flat(1)] } });
+      expect(slow.status).toBe(200);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    } finally {
+      await guard.close();
+    }
   });
 });

@@ -10,6 +10,8 @@ export interface GuardFlags extends ModelIOFlags {
   port: number;
   /** A model directory whose input description decodes encoded images for the hooks. */
   model?: string;
+  /** A watermark key file: its recorded input description (keys v2) decodes encoded images. */
+  key?: string;
   modelName?: string;
   json?: boolean;
   verbose?: boolean;
@@ -30,13 +32,24 @@ export function untilSignal(): Promise<void> {
 
 const stderrLine = (line: string) => process.stderr.write(`${line}\n`);
 
+function predictUrl(base: string, protocol: GuardFlags["protocol"], name: string): string {
+  const n = encodeURIComponent(name);
+  if (protocol === "kserve") return `${base}/v2/models/${n}/infer`;
+  if (protocol === "raw") return `${base}/v1/models/${n}:classify`;
+  return `${base}/v1/models/${n}:predict`;
+}
+
 /** Runs the guard in front of --upstream until SIGINT or SIGTERM. */
 export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<void> {
   const { loadGuardConfig } = await import("../../guard/guard-config.js");
   const { startGuard } = await import("../../guard/guard-server.js");
   const config = await loadGuardConfig(flags.config);
   let io: import("../../core/input/model-io.js").ModelIO | undefined;
-  if (flags.model !== undefined) {
+  if (flags.key !== undefined) {
+    const { readKeyFile } = await import("../../watermark/key-file.js");
+    const { getPassphrase } = await import("../../watermark/passphrase.js");
+    io = (await readKeyFile(flags.key, await getPassphrase())).params.io;
+  } else if (flags.model !== undefined) {
     const { inferModelIO } = await import("../../model/infer-io.js");
     io = (await inferModelIO(flags.model, modelIOOverrides(flags), { backend: backendChoice(globals.backend) })).io;
   }
@@ -57,6 +70,7 @@ export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<
     auth: config.auth,
     auditLog: config.auditPath ?? null,
     tornAuditBytes: server.tornAuditBytes,
+    ...(flags.modelName === undefined ? {} : { predictUrl: predictUrl(server.url, flags.protocol, flags.modelName) }),
   };
   if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else {
@@ -65,6 +79,7 @@ export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<
         `provmark guard: ${server.url} → ${flags.upstream} (${flags.protocol})`,
         `  auth: ${config.auth ? "API keys (Authorization: Bearer <key> or x-api-key)" : "off (loopback only)"}`,
         `  audit log: ${config.auditPath ?? "none"}`,
+        ...(result.predictUrl === undefined ? [] : [`  predict: POST ${result.predictUrl}`]),
         "  Ctrl-C stops it.",
         "",
       ].join("\n"),

@@ -9,7 +9,7 @@ export interface ServeFlags extends ModelIOFlags {
   name?: string;
   json?: boolean;
   verbose?: boolean;
-  /** A guard.json: the guard listens on --host/--port, the model server on an ephemeral loopback port. */
+  /** A guard.json: the guard listens on --host/--port; the model server, in-process, opens no port. */
   guard?: string;
 }
 
@@ -26,8 +26,10 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
       : await (await import("../../guard/guard-config.js")).loadGuardConfig(flags.guard);
   const server = await startModelServer({
     modelDir: flags.model,
-    host: guardConfig === undefined ? flags.host : "127.0.0.1",
-    port: guardConfig === undefined ? flags.port : 0,
+    host: flags.host,
+    port: flags.port,
+    // guarded: no port of its own, so the guard (in-process) is the only way in
+    ...(guardConfig === undefined ? {} : { listen: false }),
     backend: backendChoice(globals.backend),
     io: modelIOOverrides(flags),
     ...(flags.name === undefined ? {} : { modelName: flags.name }),
@@ -36,9 +38,10 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
   let guard: import("../../guard/guard-server.js").GuardServer | undefined;
   if (guardConfig !== undefined) {
     const { startGuard } = await import("../../guard/guard-server.js");
+    const { inProcessUpstream } = await import("../../guard/upstream.js");
     try {
       guard = await startGuard({
-        upstream: server.url,
+        upstream: inProcessUpstream(server, guardConfig.limits.upstreamTimeoutMs),
         protocol: "provmark-serve",
         config: guardConfig,
         host: flags.host,
@@ -61,7 +64,9 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
     predictUrl: `${base}/v1/models/${server.modelName}:predict`,
     inferUrl: `${base}/v2/models/${server.modelName}/infer`,
     classifyUrl: `${base}/v1/models/${server.modelName}:classify`,
-    ...(guard === undefined ? {} : { guard: { upstream: server.url, auth: guardConfig?.auth ?? false } }),
+    ...(guard === undefined
+      ? {}
+      : { guard: { auth: guardConfig?.auth ?? false, auditLog: guardConfig?.auditPath ?? null } }),
     images: server.imageIO.ok
       ? { preprocess: server.imageIO.io.input.preprocess }
       : { unavailable: server.imageIO.why },
@@ -86,7 +91,7 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
         ...(guard === undefined
           ? []
           : [
-              `  guarded: ${guardConfig?.auth ? "API keys required" : "no auth (loopback)"}, model server on ${server.url}`,
+              `  guarded: ${guardConfig?.auth ? "API keys required" : "no auth (loopback)"}; audit log ${guardConfig?.auditPath ?? "off"}`,
             ]),
         "  Ctrl-C stops it (in-flight requests finish first).",
         "",
