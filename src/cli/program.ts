@@ -499,6 +499,7 @@ export function buildProgram(): Command {
     .option("--verbose", "one line per request on stderr")
     .option("--json", "one JSON line with the URLs once listening")
     .option("--guard <config>", "put the guard (API keys, rate limits, audit log) in front: a guard.json")
+    .option("--key <file>", "with --guard: the owner's key file, for the monitor's input description and DAWN")
     .action(async (opts) => (await import("./commands/serve.js")).serve(opts, globals()));
 
   addGuardCommands(program, globals, intArg);
@@ -693,7 +694,10 @@ function addGuardCommands(
     .option("--host <host>", "interface to listen on (not loopback: needs auth on)", "127.0.0.1")
     .option("--port <port>", "TCP port (0 picks a free one)", int("--port", 0, 65535), 8500)
     .option("--model <dir>", "the upstream's model: its input description decodes encoded images for the monitor")
-    .option("--key <file>", "or a watermark key file, whose input description does the same ($PROVMARK_PASSPHRASE)")
+    .option(
+      "--key <file>",
+      "or the owner's watermark key file: its input description, and DAWN's keys ($PROVMARK_PASSPHRASE)",
+    )
     .option("--model-name <name>", "the model's name in the upstream's URLs (for the printed URLs)")
     .option("--verbose", "one line per request on stderr")
     .option("--json", "one JSON line once listening")

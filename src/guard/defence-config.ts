@@ -1,38 +1,12 @@
 /** The guard config's `monitor` (PRADA) and `dawn` sections, and opening the defence they describe. */
-import { dirname, resolve } from "node:path";
-import { z } from "zod";
+import { resolve } from "node:path";
 import { toHex } from "../core/digest/bytes.js";
-import { PRADA_DEFAULT_DELTA } from "../core/guard/prada.js";
 import type { ModelIO } from "../core/input/model-io.js";
 import { keyCommitment } from "../core/keys/derive.js";
 import { ProvmarkError } from "../errors.js";
 import { openDawnLogWriter } from "./dawn-log.js";
+import type { DawnConfig, MonitorConfig } from "./defence-schema.js";
 import { createExtractionDefence, type ExtractionDefence } from "./extraction-defence.js";
-
-export const monitorSchema = z.strictObject({
-  /** Alert while the Shapiro-Wilk W of a client's query distances is below δ. */
-  delta: z.number().gt(0).max(1).default(PRADA_DEFAULT_DELTA),
-  action: z.enum(["log", "throttle", "block"]).default("log"),
-  /** throttle: added to every later request of an alerted client. */
-  throttleMs: z.number().int().min(0).max(60_000).default(2_000),
-  webhook: z
-    .string()
-    .url()
-    .refine((u) => /^https?:/i.test(u), { message: "must be an http(s) URL" })
-    .optional(),
-  minDistances: z.number().int().min(2).max(4_999).optional(),
-  every: z.number().int().min(1).max(10_000).optional(),
-  maxRowsPerClient: z.number().int().min(1).max(1_000_000).optional(),
-});
-export type MonitorConfig = z.infer<typeof monitorSchema>;
-
-export const dawnSchema = z.strictObject({
-  /** The fraction of each client's distinct inputs answered with a wrong label. */
-  rate: z.number().gt(0).max(0.5).default(0.005),
-  /** The encrypted watermark log, relative to the config file. */
-  log: z.string().min(1),
-});
-export type DawnConfig = z.infer<typeof dawnSchema>;
 
 export interface OpenedDefence {
   defence: ExtractionDefence;
@@ -47,7 +21,7 @@ export interface OpenedDefence {
  * owner's key file (its HMAC key and the log's encryption key derive from the seed).
  */
 export async function openDefence(
-  c: { monitor?: MonitorConfig | undefined; dawn?: DawnConfig | undefined; configPath: string },
+  c: { monitor?: MonitorConfig | undefined; dawn?: DawnConfig | undefined; baseDir: string },
   o: { io?: ModelIO | undefined; seed?: Uint8Array | undefined; warn?: (line: string) => void },
 ): Promise<OpenedDefence | undefined> {
   if (c.monitor === undefined && c.dawn === undefined) return undefined;
@@ -67,7 +41,7 @@ export async function openDefence(
         hints: ["Pass --key <key file> (passphrase from $PROVMARK_PASSPHRASE): DAWN's keys derive from it."],
       });
     }
-    dawnLog = resolve(dirname(c.configPath), c.dawn.log);
+    dawnLog = resolve(c.baseDir, c.dawn.log);
     const log = await openDawnLogWriter(dawnLog, o.seed, {
       modelIO: o.io,
       rate: c.dawn.rate,

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { parsePerPeriod } from "../core/guard/token-bucket.js";
 import { jsonApiConfigSchema } from "../detect/adapters/json-config.js";
 import { fromFsError, ProvmarkError } from "../errors.js";
+import { dawnSchema, monitorSchema } from "./defence-schema.js";
 import { zodProblems } from "./keys-file.js";
 
 const perPeriod = z.string().refine((s) => parsePerPeriod(s) !== undefined, {
@@ -63,6 +64,10 @@ export const guardConfigSchema = z.strictObject({
   limits: limitsSchema.default({}),
   /** --protocol json: the upstream's API, described as for `detect --protocol json`. */
   json: jsonApiConfigSchema.optional(),
+  /** PRADA extraction monitoring per client (needs the input description: --key or --model). */
+  monitor: monitorSchema.optional(),
+  /** DAWN: a keyed fraction of answers altered and logged (needs the owner's --key). */
+  dawn: dawnSchema.optional(),
 });
 export type GuardConfigFile = z.infer<typeof guardConfigSchema>;
 
@@ -71,6 +76,8 @@ export interface GuardConfig extends Omit<GuardConfigFile, "limits"> {
   /** Absolute paths. */
   keysPath?: string;
   auditPath?: string;
+  /** The directory the config's relative paths are resolved against. */
+  baseDir: string;
 }
 
 /** Validates a parsed config; every problem is listed. `base` resolves its relative paths. */
@@ -99,6 +106,7 @@ export function parseGuardConfig(raw: unknown, base: string, subject: string): G
     },
     ...(c.keysFile === undefined ? {} : { keysPath: resolve(base, c.keysFile) }),
     ...(c.auditLog === undefined ? {} : { auditPath: resolve(base, c.auditLog) }),
+    baseDir: resolve(base),
   };
 }
 

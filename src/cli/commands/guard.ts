@@ -45,24 +45,36 @@ export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<
   const { startGuard } = await import("../../guard/guard-server.js");
   const config = await loadGuardConfig(flags.config);
   let io: import("../../core/input/model-io.js").ModelIO | undefined;
+  let seed: Uint8Array | undefined;
   if (flags.key !== undefined) {
     const { readKeyFile } = await import("../../watermark/key-file.js");
     const { getPassphrase } = await import("../../watermark/passphrase.js");
-    io = (await readKeyFile(flags.key, await getPassphrase())).params.io;
+    const key = await readKeyFile(flags.key, await getPassphrase());
+    io = key.params.io;
+    seed = key.seed;
   } else if (flags.model !== undefined) {
     const { inferModelIO } = await import("../../model/infer-io.js");
     io = (await inferModelIO(flags.model, modelIOOverrides(flags), { backend: backendChoice(globals.backend) })).io;
   }
-  const server = await startGuard({
-    upstream: flags.upstream,
-    protocol: flags.protocol,
-    config,
-    host: flags.host,
-    port: flags.port,
-    ...(io === undefined ? {} : { io }),
-    warn: stderrLine,
-    ...(flags.verbose ? { log: stderrLine } : {}),
-  });
+  const { openDefence } = await import("../../guard/defence-config.js");
+  const defence = await openDefence(config, { io, seed, warn: stderrLine });
+  let server: import("../../guard/guard-server.js").GuardServer;
+  try {
+    server = await startGuard({
+      upstream: flags.upstream,
+      protocol: flags.protocol,
+      config,
+      host: flags.host,
+      port: flags.port,
+      ...(io === undefined ? {} : { io }),
+      ...(defence === undefined ? {} : { hooks: defence.defence }),
+      warn: stderrLine,
+      ...(flags.verbose ? { log: stderrLine } : {}),
+    });
+  } catch (e) {
+    await defence?.close();
+    throw e;
+  }
   const result = {
     url: server.url,
     upstream: flags.upstream,
@@ -70,6 +82,8 @@ export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<
     auth: config.auth,
     auditLog: config.auditPath ?? null,
     tornAuditBytes: server.tornAuditBytes,
+    monitor: config.monitor ?? null,
+    dawn: config.dawn === undefined ? null : { rate: config.dawn.rate, log: defence?.dawnLog ?? null },
     ...(flags.modelName === undefined ? {} : { predictUrl: predictUrl(server.url, flags.protocol, flags.modelName) }),
   };
   if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -79,6 +93,7 @@ export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<
         `provmark guard: ${server.url} → ${flags.upstream} (${flags.protocol})`,
         `  auth: ${config.auth ? "API keys (Authorization: Bearer <key> or x-api-key)" : "off (loopback only)"}`,
         `  audit log: ${config.auditPath ?? "none"}`,
+        ...defenceLines(config, defence?.dawnLog ?? null),
         ...(result.predictUrl === undefined ? [] : [`  predict: POST ${result.predictUrl}`]),
         "  Ctrl-C stops it.",
         "",
@@ -87,4 +102,21 @@ export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<
   }
   await untilSignal();
   await server.close();
+  await defence?.close();
+}
+
+/** What the extraction defence does, for the start-up banner. */
+export function defenceLines(
+  config: Pick<import("../../guard/guard-config.js").GuardConfig, "monitor" | "dawn">,
+  dawnLog: string | null,
+): string[] {
+  const m = config.monitor;
+  return [
+    m === undefined
+      ? "  extraction monitor: off"
+      : `  extraction monitor: PRADA, δ ${m.delta}, on alert: ${m.action}${m.webhook === undefined ? "" : " (+ webhook)"}; GET /provmark/alerts (auditor)`,
+    config.dawn === undefined
+      ? "  DAWN answers: off"
+      : `  DAWN answers: ${(config.dawn.rate * 100).toFixed(2)}% of each client's inputs, logged encrypted to ${dawnLog}`,
+  ];
 }

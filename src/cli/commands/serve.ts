@@ -1,5 +1,6 @@
 import { backendChoice } from "../../model/backend.js";
 import type { GlobalOptions } from "../program.js";
+import { defenceLines } from "./guard.js";
 import { type ModelIOFlags, modelIOOverrides } from "./model-io-flags.js";
 
 export interface ServeFlags extends ModelIOFlags {
@@ -11,6 +12,8 @@ export interface ServeFlags extends ModelIOFlags {
   verbose?: boolean;
   /** A guard.json: the guard listens on --host/--port; the model server, in-process, opens no port. */
   guard?: string;
+  /** The owner's key file: the guard's input description and DAWN keys. */
+  key?: string;
 }
 
 /**
@@ -36,21 +39,37 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
     ...(flags.verbose ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
   });
   let guard: import("../../guard/guard-server.js").GuardServer | undefined;
+  let defence: import("../../guard/defence-config.js").OpenedDefence | undefined;
   if (guardConfig !== undefined) {
     const { startGuard } = await import("../../guard/guard-server.js");
     const { inProcessUpstream } = await import("../../guard/upstream.js");
+    const { openDefence } = await import("../../guard/defence-config.js");
     try {
+      let io: import("../../core/input/model-io.js").ModelIO | undefined = server.imageIO.ok
+        ? server.imageIO.io
+        : undefined;
+      let seed: Uint8Array | undefined;
+      if (flags.key !== undefined) {
+        const { readKeyFile } = await import("../../watermark/key-file.js");
+        const { getPassphrase } = await import("../../watermark/passphrase.js");
+        const key = await readKeyFile(flags.key, await getPassphrase());
+        io = key.params.io;
+        seed = key.seed;
+      }
+      defence = await openDefence(guardConfig, { io, seed, warn: (line) => process.stderr.write(`${line}\n`) });
       guard = await startGuard({
         upstream: inProcessUpstream(server, guardConfig.limits.upstreamTimeoutMs),
         protocol: "provmark-serve",
         config: guardConfig,
         host: flags.host,
         port: flags.port,
-        ...(server.imageIO.ok ? { io: server.imageIO.io } : {}),
+        ...(io === undefined ? {} : { io }),
+        ...(defence === undefined ? {} : { hooks: defence.defence }),
         warn: (line) => process.stderr.write(`${line}\n`),
         ...(flags.verbose ? { log: (line: string) => process.stderr.write(`guard ${line}\n`) } : {}),
       });
     } catch (e) {
+      await defence?.close();
       await server.close();
       throw e;
     }
@@ -66,7 +85,15 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
     classifyUrl: `${base}/v1/models/${server.modelName}:classify`,
     ...(guard === undefined
       ? {}
-      : { guard: { auth: guardConfig?.auth ?? false, auditLog: guardConfig?.auditPath ?? null } }),
+      : {
+          guard: {
+            auth: guardConfig?.auth ?? false,
+            auditLog: guardConfig?.auditPath ?? null,
+            monitor: guardConfig?.monitor ?? null,
+            dawn:
+              guardConfig?.dawn === undefined ? null : { rate: guardConfig.dawn.rate, log: defence?.dawnLog ?? null },
+          },
+        }),
     images: server.imageIO.ok
       ? { preprocess: server.imageIO.io.input.preprocess }
       : { unavailable: server.imageIO.why },
@@ -92,6 +119,7 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
           ? []
           : [
               `  guarded: ${guardConfig?.auth ? "API keys required" : "no auth (loopback)"}; audit log ${guardConfig?.auditPath ?? "off"}`,
+              ...(guardConfig === undefined ? [] : defenceLines(guardConfig, defence?.dawnLog ?? null)),
             ]),
         "  Ctrl-C stops it (in-flight requests finish first).",
         "",
@@ -108,5 +136,6 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
     process.on("SIGTERM", stop);
   });
   await guard?.close();
+  await defence?.close();
   await server.close();
 }
