@@ -147,9 +147,14 @@ export class ApiQuerier {
       if (limited) this.stats.rateLimited++;
       const retry = outcome.retryable && (limited ? waited < this.#o.maxRateLimitWaitMs : faults < this.#o.retries);
       if (retry && !signal.aborted) {
+        // The first network fault is retried at once: after a training round the server has closed
+        // the idle keep-alive connections, and a request on one dies (ECONNRESET) before it is read.
+        const stale = faults === 0 && status === null && outcome.items.every((r) => !r.ok && r.failure === "network");
         const ms = limited
           ? Math.min(RETRY_AFTER_CAP_MS, outcome.retryAfterMs ?? 1000)
-          : retryDelayMs(faults, outcome.retryAfterMs, this.#o.random);
+          : stale
+            ? 0
+            : retryDelayMs(faults, outcome.retryAfterMs, this.#o.random);
         if (limited) waited += ms;
         else faults++;
         this.stats.retries++;
