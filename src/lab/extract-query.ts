@@ -56,6 +56,8 @@ export class ApiQuerier {
     rateLimited: 0,
     failuresByKind: Object.fromEntries(FAILURE_KINDS.map((k) => [k, 0])) as Record<FailureKind, number>,
   };
+  /** The first failed item's detail (secrets redacted by the adapter), for error messages. */
+  firstFailure: string | undefined;
   readonly #adapter: SuspectAdapter;
   readonly #o: QuerierOptions;
   readonly #pacer: Pacer;
@@ -168,6 +170,7 @@ export class ApiQuerier {
         } else {
           this.stats.failed++;
           this.stats.failuresByKind[r.failure]++;
+          this.firstFailure ??= `${r.failure}: ${r.detail}`;
         }
       }
       return;

@@ -201,7 +201,7 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
       );
       queryMs += performance.now() - t;
       rounds.push(images.length);
-      checkFirstAnswers(answers, querier.stats.answered, soft, adapter.target);
+      checkFirstAnswers(answers, querier, soft, adapter.target);
       for (const [i, a] of answers.entries())
         if (a !== null) set.add(toInput(images[i] as Uint8Array), answerTarget(a, C, soft));
       return answers;
@@ -324,14 +324,10 @@ const cancelled = (cause: unknown) =>
 const shapeSize = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /** The first round tells whether the API can be extracted from at all, before any training is wasted. */
-function checkFirstAnswers(
-  answers: readonly (ApiAnswer | null)[],
-  answeredSoFar: number,
-  soft: boolean,
-  target: string,
-) {
-  if (answeredSoFar === 0) {
-    throw new ProvmarkError("EXTRACT_NO_ANSWERS", `${target} answered none of ${answers.length} queries`, {
+function checkFirstAnswers(answers: readonly (ApiAnswer | null)[], q: ApiQuerier, soft: boolean, target: string) {
+  if (q.stats.answered === 0) {
+    const why = q.firstFailure === undefined ? "" : ` (first: ${q.firstFailure})`;
+    throw new ProvmarkError("EXTRACT_NO_ANSWERS", `${target} answered none of ${answers.length} queries${why}`, {
       subject: "--endpoint",
       hints: [
         "Check --protocol, --model-name and the dataset's input shape against the API (try provmark detect first).",

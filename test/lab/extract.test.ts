@@ -177,6 +177,14 @@ describe("extractSurrogate through a real TF Serving API", () => {
     }
   });
 
+  it("an API that answers nothing (wrong model name: 404) stops after one round with the reason", async () => {
+    const out = join(dir, "no-answers");
+    const e = await extractSurrogate(base({ modelName: "not-served", queries: 64, out })).catch((x: unknown) => x);
+    expect(isProvmarkError(e) && e.code).toBe("EXTRACT_NO_ANSWERS");
+    expect((e as Error).message).toContain("HTTP 404");
+    await expect(stat(out)).rejects.toThrow();
+  });
+
   it("bad options are USAGE errors before any query", async () => {
     const before = server.stats().requests;
     for (const over of [
