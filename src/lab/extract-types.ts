@@ -93,6 +93,12 @@ export interface ExtractResult {
   };
   /** jbda: the queries of each round (the seed set first). */
   rounds: number[];
+  /**
+   * Why querying stopped before the budget was spent: the API refused the key (HTTP 401/403) after
+   * answering some queries, e.g. a guard that blocks a client it caught. The surrogate is trained on
+   * what was answered. (A refusal before any answer is the EXTRACT_UNAUTHORIZED error instead.)
+   */
+  refused: string | null;
   /** Fraction of answered held-out queries where the surrogate's top-1 equals the API's; null when none. */
   agreement: number | null;
   agreementCount: number;

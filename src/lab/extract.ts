@@ -119,7 +119,8 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
         o.onProgress?.({ stage: "querying", done: before + done, total: o.queries, round }),
       );
       queryMs += performance.now() - t;
-      rounds.push(images.length);
+      rounds.push(querier.stats.sent - before);
+      if (querier.refused !== undefined && querier.stats.answered === 0) throw querier.refused;
       checkFirstAnswers(answers, querier, soft, adapter.target);
       for (const [i, a] of answers.entries())
         if (a !== null) set.add(toInput(images[i] as Uint8Array), answerTarget(a, C, soft));
@@ -150,7 +151,7 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
       };
       keep();
       await train();
-      while (querier.stats.sent < o.queries && kept.length > 0) {
+      while (querier.stats.sent < o.queries && kept.length > 0 && querier.refused === undefined) {
         round++;
         const left = o.queries - querier.stats.sent;
         // Papernot's periodic step: λ flips sign every τ rounds, so points do not run off the data.
@@ -176,7 +177,8 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
       await train();
     }
 
-    const agreementN = Math.min(o.agreementQueries ?? 0, pool.heldOutCount);
+    // A refused thief sends nothing more, so it has no agreement figure either.
+    const agreementN = querier.refused === undefined ? Math.min(o.agreementQueries ?? 0, pool.heldOutCount) : 0;
     const { agreement, agreementCount } = await measureAgreement(tf, model, pool, agreementN, querier, shape, toInput);
     const testAccuracy = evalAccuracy(tf, model, pool, evalData, o.evalDataset, toInput, shape);
     const s = querier.stats;
@@ -204,6 +206,7 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
         agreementSent: agreementN,
       },
       rounds,
+      refused: querier.refused?.message ?? null,
       agreement,
       agreementCount,
       testAccuracy,

@@ -155,6 +155,31 @@ describe("extractSurrogate through a real TF Serving API", () => {
     }
   });
 
+  it("a guard that blocks the thief mid-run (403) ends the querying; the surrogate is trained on what was answered", async () => {
+    const gate = await startGate(server.url, { blockAfter: 5 });
+    try {
+      const { tf } = await loadTf("wasm");
+      const tensors = tf.memory().numTensors;
+      const { r, instances } = await extract({
+        endpoint: gate.url,
+        queries: 640,
+        concurrency: 1,
+        agreementQueries: 100,
+      });
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(r.refused).toContain("HTTP 403");
+      // Five batches of 32 answered, the sixth refused (spent: the guard saw it), nothing after.
+      expect(r.queries).toMatchObject({ sent: 192, answered: 160, failed: 32, agreementSent: 0 });
+      expect(r.queries.failuresByKind).toEqual({ "http-4xx": 32 });
+      expect(gate.counts).toMatchObject({ forwarded: 5, blocked: 1 });
+      expect(instances).toBe(160);
+      expect(r.agreement).toBeNull();
+      expect((await stat(join(r.out, "model.json"))).isFile()).toBe(true);
+    } finally {
+      await gate.close();
+    }
+  });
+
   it("--answers probabilities against a labels-only API is a coded error; labels work", async () => {
     const gate = await startGate(server.url, { labelsOnly: true });
     try {
