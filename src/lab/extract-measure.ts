@@ -82,13 +82,6 @@ export function evalAccuracy(
     for (let i = 0; i < pool.heldOutCount; i++) if (pred[i] === pool.heldOutLabels[i]) ok++;
     return ok / pool.heldOutCount;
   }
-  if (other.inputShape.join(",") !== shape.join(",")) {
-    throw new ProvmarkError(
-      "DATASET_MODEL_MISMATCH",
-      `${spec} has inputs ${other.inputShape.join("×")}, the API takes ${shape.join("×")}`,
-      { subject: "--eval" },
-    );
-  }
   const pred = predictLabels(tf, model, other.test.x, other.test.count, shape);
   let ok = 0;
   for (let i = 0; i < other.test.count; i++) if (pred[i] === other.test.y[i]) ok++;

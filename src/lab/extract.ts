@@ -68,6 +68,17 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
   const spec = o.dataset ?? EXTRACT_DEFAULTS.dataset;
   const data = await loadDataset(spec);
   const evalData = o.evalDataset === undefined || o.evalDataset === spec ? undefined : await loadDataset(o.evalDataset);
+  if (
+    evalData !== undefined &&
+    (evalData.inputShape.join() !== data.inputShape.join() || evalData.numClasses !== data.numClasses)
+  ) {
+    // Refused before any query is spent.
+    throw new ProvmarkError(
+      "DATASET_MODEL_MISMATCH",
+      `${evalData.name} (${evalData.inputShape.join("×")}, ${evalData.numClasses} classes) does not fit ${data.name} (${data.inputShape.join("×")}, ${data.numClasses} classes)`,
+      { subject: "--eval" },
+    );
+  }
   const pool = thiefPool(data, seed);
   const shape = data.inputShape;
   const C = data.numClasses;

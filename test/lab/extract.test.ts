@@ -1,4 +1,4 @@
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import { loadDataset } from "../../src/model/datasets/index.js";
 import { loadLayersModel } from "../../src/model/fs-io-handler.js";
 import { type ModelServer, startModelServer } from "../../src/serve/model-server.js";
 import { tempDir } from "../helpers/fixtures.js";
+import { writeToyIdx } from "../helpers/idx.js";
 import { startGate, trainVictim } from "./extract-helpers.js";
 
 // The thief's tool against a real MNIST victim behind `startModelServer` on 127.0.0.1.
@@ -222,6 +223,12 @@ describe("extractSurrogate through a real TF Serving API", () => {
       const e = await extractSurrogate(base(over)).catch((x: unknown) => x);
       expect(isProvmarkError(e) && e.code).toBe("USAGE");
     }
+    // An --eval dataset of other images is refused before the budget is spent, not after.
+    const toy = join(dir, "toy");
+    await mkdir(toy);
+    await writeToyIdx(toy);
+    const e = await extractSurrogate(base({ evalDataset: `idx:${toy}` })).catch((x: unknown) => x);
+    expect(isProvmarkError(e) && e.code).toBe("DATASET_MODEL_MISMATCH");
     expect(server.stats().requests).toBe(before);
   });
 });
