@@ -190,9 +190,10 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
 
     // A refused thief sends nothing more, so it has no agreement figure either.
     const agreementN = querier.refused === undefined ? Math.min(o.agreementQueries ?? 0, pool.heldOutCount) : 0;
+    const s = querier.stats;
+    const training = { sent: s.sent, answered: s.answered, failed: s.failed, byKind: { ...s.failuresByKind } };
     const { agreement, agreementCount } = await measureAgreement(tf, model, pool, agreementN, querier, shape, toInput);
     const testAccuracy = evalAccuracy(tf, model, pool, evalData, o.evalDataset, toInput, shape);
-    const s = querier.stats;
     const result: ExtractResult = {
       schema: "provmark/extract/v1",
       out: o.out,
@@ -207,14 +208,14 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
       pool: pool.note,
       queries: {
         budget: o.queries,
-        sent: s.sent - agreementN,
-        answered: s.answered - agreementCount,
-        failed: s.failed - (agreementN - agreementCount),
-        failuresByKind: Object.fromEntries(Object.entries(s.failuresByKind).filter(([, v]) => v > 0)),
+        sent: training.sent,
+        answered: training.answered,
+        failed: training.failed,
+        failuresByKind: Object.fromEntries(Object.entries(training.byKind).filter(([, v]) => v > 0)),
         requests: s.requests,
         retries: s.retries,
         rateLimited: s.rateLimited,
-        agreementSent: agreementN,
+        agreementSent: s.sent - training.sent,
       },
       rounds,
       refused: querier.refused?.message ?? null,
