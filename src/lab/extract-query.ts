@@ -44,7 +44,7 @@ export interface QuerierOptions {
 /**
  * Sends the thief's queries through a suspect adapter, batched, `concurrency` requests in flight,
  * with the detection runner's pacing and backoff. Nothing is journaled: an extraction is rerun, not
- * resumed. An HTTP 401/403 stops everything with EXTRACT_UNAUTHORIZED (no key survives retrying).
+ * resumed. An HTTP 401/403 stops all querying (retrying does not make a key valid): `refused`.
  */
 export class ApiQuerier {
   readonly stats: QueryStats = {
@@ -56,6 +56,10 @@ export class ApiQuerier {
     rateLimited: 0,
     failuresByKind: Object.fromEntries(FAILURE_KINDS.map((k) => [k, 0])) as Record<FailureKind, number>,
   };
+  /** Set once the API refused a request (HTTP 401/403); later calls send nothing. */
+  refused: ProvmarkError | undefined;
+  /** The first failed item's detail (secrets redacted by the adapter), for error messages. */
+  firstFailure: string | undefined;
   readonly #adapter: SuspectAdapter;
   readonly #o: QuerierOptions;
   readonly #pacer: Pacer;
@@ -71,7 +75,8 @@ export class ApiQuerier {
 
   /**
    * Asks the API about every image (H×W×C bytes of `shape`); resolves with one answer per image, in
-   * order, null where the query failed. `onDone` gets the number of queries finished so far.
+   * order, null where the query failed. `onDone` gets the number of queries finished so far. After
+   * an HTTP 401/403 no new request starts, the ones in flight finish, and `refused` is set.
    */
   async ask(
     images: readonly Uint8Array[],
@@ -79,6 +84,7 @@ export class ApiQuerier {
     onDone?: (finished: number) => void,
   ): Promise<(ApiAnswer | null)[]> {
     const out = new Array<ApiAnswer | null>(images.length).fill(null);
+    if (this.refused !== undefined) return out;
     const batches: { start: number; items: QueryInput[] }[] = [];
     for (let s = 0; s < images.length; s += this.#batchSize) {
       const items = images
@@ -114,7 +120,12 @@ export class ApiQuerier {
     } finally {
       this.#o.signal?.removeEventListener("abort", onAbort);
     }
-    if (fatal !== undefined) throw fatal.error;
+    if (fatal !== undefined) {
+      // A refusal mid-run (a guard that blocks a client it caught) ends the querying, not the
+      // extraction: the caller trains on what was answered.
+      if (!(fatal.error instanceof ProvmarkError && fatal.error.code === "EXTRACT_UNAUTHORIZED")) throw fatal.error;
+      this.refused ??= fatal.error;
+    }
     if (this.#o.signal?.aborted) {
       throw new ProvmarkError("USAGE", "the extraction was cancelled", {
         subject: "signal",
@@ -142,14 +153,25 @@ export class ApiQuerier {
         clearTimeout(timer);
       }
       const status = outcome.exchange.status;
-      if (status === 401 || status === 403) throw unauthorized(status, this.#adapter.target, outcome.items);
+      if (status === 401 || status === 403) {
+        // The guard saw these queries: they are spent, and failed.
+        this.stats.sent += batch.length;
+        this.stats.failed += batch.length;
+        this.stats.failuresByKind["http-4xx"] += batch.length;
+        throw unauthorized(status, this.#adapter.target, outcome.items);
+      }
       const limited = status === 429;
       if (limited) this.stats.rateLimited++;
       const retry = outcome.retryable && (limited ? waited < this.#o.maxRateLimitWaitMs : faults < this.#o.retries);
       if (retry && !signal.aborted) {
+        // The first network fault is retried at once: after a training round the server has closed
+        // the idle keep-alive connections, and a request on one dies (ECONNRESET) before it is read.
+        const stale = faults === 0 && status === null && outcome.items.every((r) => !r.ok && r.failure === "network");
         const ms = limited
           ? Math.min(RETRY_AFTER_CAP_MS, outcome.retryAfterMs ?? 1000)
-          : retryDelayMs(faults, outcome.retryAfterMs, this.#o.random);
+          : stale
+            ? 0
+            : retryDelayMs(faults, outcome.retryAfterMs, this.#o.random);
         if (limited) waited += ms;
         else faults++;
         this.stats.retries++;
@@ -163,6 +185,7 @@ export class ApiQuerier {
         } else {
           this.stats.failed++;
           this.stats.failuresByKind[r.failure]++;
+          this.firstFailure ??= `${r.failure}: ${r.detail}`;
         }
       }
       return;

@@ -1,117 +1,36 @@
-import type * as tfTypes from "@tensorflow/tfjs";
 import { toModelInput } from "../core/input/model-io.js";
 import { createRng } from "../core/rng.js";
-import type { FailureKind } from "../detect/adapters/types.js";
 import { ProvmarkError } from "../errors.js";
 import { createAdam } from "../model/adam.js";
-import { ARCH_DEFAULTS, type Arch, buildModel } from "../model/archs.js";
+import { ARCH_DEFAULTS, buildModel } from "../model/archs.js";
 import { assertOutputFree } from "../model/atomic-write.js";
-import { type BackendChoice, loadTf, type TF } from "../model/backend.js";
+import { loadTf } from "../model/backend.js";
 import { loadDataset } from "../model/datasets/index.js";
 import { fileSaveHandler } from "../model/fs-io-handler.js";
-import { naturalQueries, noiseQueries, type ThiefPool, thiefPool } from "./extract-pool.js";
+import { evalAccuracy, measureAgreement } from "./extract-measure.js";
+import { naturalQueries, noiseQueries, thiefPool } from "./extract-pool.js";
 import { type ApiAnswer, ApiQuerier } from "./extract-query.js";
 import { answerTarget, jacobianAugment, TrainingSet, trainOnAnswers } from "./extract-train.js";
+import {
+  EXTRACT_DEFAULTS,
+  EXTRACT_FILE,
+  EXTRACT_PROTOCOLS,
+  EXTRACT_STRATEGIES,
+  type ExtractOptions,
+  type ExtractResult,
+} from "./extract-types.js";
 
-export const EXTRACT_FILE = "extract.json";
-export const EXTRACT_STRATEGIES = ["natural", "noise", "jbda"] as const;
-export type ExtractStrategy = (typeof EXTRACT_STRATEGIES)[number];
-export const EXTRACT_PROTOCOLS = ["tfserving", "kserve", "json", "raw"] as const;
-export type ExtractProtocol = (typeof EXTRACT_PROTOCOLS)[number];
-export type ExtractAnswers = "labels" | "probabilities";
-
-/** Defaults; jbda's epochs are per round (Papernot trains the substitute again after each augmentation). */
-export const EXTRACT_DEFAULTS = {
-  dataset: "mnist",
-  seed: 1,
-  batchSize: 32,
-  concurrency: 4,
-  timeoutMs: 30_000,
-  retries: 4,
-  maxRateLimitWaitMs: 600_000,
-  jbdaSeedSize: 150,
-  jbdaLambda: 0.1,
-  jbdaTau: 3,
-  epochs: { mlp: 10, "mlp-small": 10, cnn: 4 } as Record<Arch, number>,
-  jbdaEpochs: { mlp: 10, "mlp-small": 10, cnn: 4 } as Record<Arch, number>,
-  trainBatch: 64,
-} as const;
-
-export interface ExtractOptions {
-  endpoint: string;
-  protocol: ExtractProtocol;
-  /** tfserving, kserve. */
-  modelName?: string;
-  /** json: the API description file. */
-  configPath?: string;
-  /** From `parseHeaders` (e.g. an API key). */
-  headers?: Readonly<Record<string, string>>;
-  /** The query budget: exactly this many training queries are sent (failed ones included). */
-  queries: number;
-  strategy: ExtractStrategy;
-  arch: Arch;
-  answers: ExtractAnswers;
-  /** The surrogate's LayersModel directory (with extract.json), written atomically. */
-  out: string;
-  /** The thief's images (and the API's input shape and classes): a dataset spec; default mnist. */
-  dataset?: string;
-  /** Test accuracy on this dataset's labels: the held-out part when it is `dataset`, else its test split. */
-  evalDataset?: string;
-  /** Also send this many held-out images (not from the budget) to measure agreement with the API. */
-  agreementQueries?: number;
-  /** Epochs of surrogate training (per round for jbda). */
-  epochs?: number;
-  seed?: number;
-  /** Queries per request. */
-  batchSize?: number;
-  /** Requests in flight. */
-  concurrency?: number;
-  rps?: number | null;
-  timeoutMs?: number;
-  retries?: number;
-  maxRateLimitWaitMs?: number;
-  /** jbda: the natural seed set's size (default 150), λ (0.1) and the sign period τ (3 rounds). */
-  jbda?: { seedSize?: number; lambda?: number; tau?: number };
-  backend?: BackendChoice;
-  force?: boolean;
-  signal?: AbortSignal;
-  onProgress?: (p: { stage: "querying" | "training"; done: number; total: number; round: number }) => void;
-}
-
-export interface ExtractResult {
-  schema: "provmark/extract/v1";
-  out: string;
-  endpoint: string;
-  protocol: ExtractProtocol;
-  strategy: ExtractStrategy;
-  answers: ExtractAnswers;
-  arch: Arch;
-  epochs: number;
-  seed: number;
-  dataset: string;
-  pool: string;
-  queries: {
-    budget: number;
-    sent: number;
-    answered: number;
-    failed: number;
-    failuresByKind: Partial<Record<FailureKind, number>>;
-    requests: number;
-    retries: number;
-    rateLimited: number;
-    /** Held-out queries for the agreement figure (not in the budget). */
-    agreementSent: number;
-  };
-  /** jbda: the queries of each round (the seed set first). */
-  rounds: number[];
-  /** Fraction of answered held-out queries where the surrogate's top-1 equals the API's; null when none. */
-  agreement: number | null;
-  agreementCount: number;
-  testAccuracy: number | null;
-  evalDataset: string | null;
-  seconds: { total: number; querying: number; training: number };
-  backend: string;
-}
+export {
+  EXTRACT_DEFAULTS,
+  EXTRACT_FILE,
+  EXTRACT_PROTOCOLS,
+  EXTRACT_STRATEGIES,
+  type ExtractAnswers,
+  type ExtractOptions,
+  type ExtractProtocol,
+  type ExtractResult,
+  type ExtractStrategy,
+} from "./extract-types.js";
 
 const usage = (subject: string, message: string) => new ProvmarkError("USAGE", message, { subject });
 
@@ -149,6 +68,17 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
   const spec = o.dataset ?? EXTRACT_DEFAULTS.dataset;
   const data = await loadDataset(spec);
   const evalData = o.evalDataset === undefined || o.evalDataset === spec ? undefined : await loadDataset(o.evalDataset);
+  if (
+    evalData !== undefined &&
+    (evalData.inputShape.join() !== data.inputShape.join() || evalData.numClasses !== data.numClasses)
+  ) {
+    // Refused before any query is spent.
+    throw new ProvmarkError(
+      "DATASET_MODEL_MISMATCH",
+      `${evalData.name} (${evalData.inputShape.join("×")}, ${evalData.numClasses} classes) does not fit ${data.name} (${data.inputShape.join("×")}, ${data.numClasses} classes)`,
+      { subject: "--eval" },
+    );
+  }
   const pool = thiefPool(data, seed);
   const shape = data.inputShape;
   const C = data.numClasses;
@@ -200,8 +130,9 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
         o.onProgress?.({ stage: "querying", done: before + done, total: o.queries, round }),
       );
       queryMs += performance.now() - t;
-      rounds.push(images.length);
-      checkFirstAnswers(answers, querier.stats.answered, soft, adapter.target);
+      rounds.push(querier.stats.sent - before);
+      if (querier.refused !== undefined && querier.stats.answered === 0) throw querier.refused;
+      checkFirstAnswers(answers, querier, soft, adapter.target);
       for (const [i, a] of answers.entries())
         if (a !== null) set.add(toInput(images[i] as Uint8Array), answerTarget(a, C, soft));
       return answers;
@@ -231,7 +162,7 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
       };
       keep();
       await train();
-      while (querier.stats.sent < o.queries && kept.length > 0) {
+      while (querier.stats.sent < o.queries && kept.length > 0 && querier.refused === undefined) {
         round++;
         const left = o.queries - querier.stats.sent;
         // Papernot's periodic step: λ flips sign every τ rounds, so points do not run off the data.
@@ -257,10 +188,12 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
       await train();
     }
 
-    const agreementN = Math.min(o.agreementQueries ?? 0, pool.heldOutCount);
+    // A refused thief sends nothing more, so it has no agreement figure either.
+    const agreementN = querier.refused === undefined ? Math.min(o.agreementQueries ?? 0, pool.heldOutCount) : 0;
+    const s = querier.stats;
+    const training = { sent: s.sent, answered: s.answered, failed: s.failed, byKind: { ...s.failuresByKind } };
     const { agreement, agreementCount } = await measureAgreement(tf, model, pool, agreementN, querier, shape, toInput);
     const testAccuracy = evalAccuracy(tf, model, pool, evalData, o.evalDataset, toInput, shape);
-    const s = querier.stats;
     const result: ExtractResult = {
       schema: "provmark/extract/v1",
       out: o.out,
@@ -275,16 +208,17 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
       pool: pool.note,
       queries: {
         budget: o.queries,
-        sent: s.sent - agreementN,
-        answered: s.answered - agreementCount,
-        failed: s.failed - (agreementN - agreementCount),
-        failuresByKind: Object.fromEntries(Object.entries(s.failuresByKind).filter(([, v]) => v > 0)),
+        sent: training.sent,
+        answered: training.answered,
+        failed: training.failed,
+        failuresByKind: Object.fromEntries(Object.entries(training.byKind).filter(([, v]) => v > 0)),
         requests: s.requests,
         retries: s.retries,
         rateLimited: s.rateLimited,
-        agreementSent: agreementN,
+        agreementSent: s.sent - training.sent,
       },
       rounds,
+      refused: querier.refused?.message ?? null,
       agreement,
       agreementCount,
       testAccuracy,
@@ -324,14 +258,10 @@ const cancelled = (cause: unknown) =>
 const shapeSize = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /** The first round tells whether the API can be extracted from at all, before any training is wasted. */
-function checkFirstAnswers(
-  answers: readonly (ApiAnswer | null)[],
-  answeredSoFar: number,
-  soft: boolean,
-  target: string,
-) {
-  if (answeredSoFar === 0) {
-    throw new ProvmarkError("EXTRACT_NO_ANSWERS", `${target} answered none of ${answers.length} queries`, {
+function checkFirstAnswers(answers: readonly (ApiAnswer | null)[], q: ApiQuerier, soft: boolean, target: string) {
+  if (q.stats.answered === 0) {
+    const why = q.firstFailure === undefined ? "" : ` (first: ${q.firstFailure})`;
+    throw new ProvmarkError("EXTRACT_NO_ANSWERS", `${target} answered none of ${answers.length} queries${why}`, {
       subject: "--endpoint",
       hints: [
         "Check --protocol, --model-name and the dataset's input shape against the API (try provmark detect first).",
@@ -354,90 +284,4 @@ function pickSubset<T>(items: readonly T[], n: number, rng: { int(n: number): nu
     [idx[i], idx[j]] = [idx[j] as number, idx[i] as number];
   }
   return idx.slice(0, n).map((i) => items[i] as T);
-}
-
-function predictLabels(tf: TF, model: tfTypes.LayersModel, x: Float32Array, n: number, shape: readonly number[]) {
-  const out = new Int32Array(n);
-  const px = shapeSize(shape);
-  for (let s = 0; s < n; s += 500) {
-    const m = Math.min(500, n - s);
-    const p = tf.tidy(() =>
-      (model.predict(tf.tensor(x.subarray(s * px, (s + m) * px), [m, ...shape])) as tfTypes.Tensor)
-        .argMax(-1)
-        .dataSync(),
-    );
-    out.set(p, s);
-  }
-  return out;
-}
-
-function inputsOf(pixels: Uint8Array, n: number, px: number, toInput: (p: Uint8Array) => Float32Array) {
-  const x = new Float32Array(n * px);
-  for (let i = 0; i < n; i++) x.set(toInput(pixels.subarray(i * px, (i + 1) * px)), i * px);
-  return x;
-}
-
-async function measureAgreement(
-  tf: TF,
-  model: tfTypes.LayersModel,
-  pool: ThiefPool,
-  n: number,
-  querier: ApiQuerier,
-  shape: readonly [number, number, number],
-  toInput: (p: Uint8Array) => Float32Array,
-): Promise<{ agreement: number | null; agreementCount: number }> {
-  if (n === 0) return { agreement: null, agreementCount: 0 };
-  const px = shapeSize(shape);
-  const images = Array.from({ length: n }, (_, i) => pool.heldOut.subarray(i * px, (i + 1) * px));
-  const answers = await querier.ask(images, shape);
-  const mine = predictLabels(tf, model, inputsOf(pool.heldOut, n, px, toInput), n, shape);
-  let same = 0;
-  let count = 0;
-  for (const [i, a] of answers.entries()) {
-    if (a === null) continue;
-    count++;
-    if (a.label === mine[i]) same++;
-  }
-  return { agreement: count === 0 ? null : same / count, agreementCount: count };
-}
-
-function evalAccuracy(
-  tf: TF,
-  model: tfTypes.LayersModel,
-  pool: ThiefPool,
-  other: Awaited<ReturnType<typeof loadDataset>> | undefined,
-  spec: string | undefined,
-  toInput: (p: Uint8Array) => Float32Array,
-  shape: readonly [number, number, number],
-): number | null {
-  if (spec === undefined) return null;
-  const px = shapeSize(shape);
-  if (other === undefined) {
-    if (pool.heldOutLabels.length === 0) {
-      throw new ProvmarkError("DATASET_UNLABELLED", `${spec} has no labels to measure accuracy on`, {
-        subject: "--eval",
-      });
-    }
-    const pred = predictLabels(
-      tf,
-      model,
-      inputsOf(pool.heldOut, pool.heldOutCount, px, toInput),
-      pool.heldOutCount,
-      shape,
-    );
-    let ok = 0;
-    for (let i = 0; i < pool.heldOutCount; i++) if (pred[i] === pool.heldOutLabels[i]) ok++;
-    return ok / pool.heldOutCount;
-  }
-  if (other.inputShape.join(",") !== shape.join(",")) {
-    throw new ProvmarkError(
-      "DATASET_MODEL_MISMATCH",
-      `${spec} has inputs ${other.inputShape.join("×")}, the API takes ${shape.join("×")}`,
-      { subject: "--eval" },
-    );
-  }
-  const pred = predictLabels(tf, model, other.test.x, other.test.count, shape);
-  let ok = 0;
-  for (let i = 0; i < other.test.count; i++) if (pred[i] === other.test.y[i]) ok++;
-  return other.test.count === 0 ? null : ok / other.test.count;
 }

@@ -16,13 +16,15 @@ export interface GateOptions {
   /** Every n-th request gets 429 with `Retry-After: retryAfter` (seconds). */
   limitEvery?: number;
   retryAfter?: number;
+  /** After this many forwarded requests, every request gets 403 (a guard that blocked the client). */
+  blockAfter?: number;
   /** Answers `{"labels": [3, …]}` (top-1 only) instead of the upstream's scores. */
   labelsOnly?: boolean;
 }
 
 export interface Gate {
   url: string;
-  counts: { requests: number; unauthorized: number; limited: number; forwarded: number };
+  counts: { requests: number; unauthorized: number; limited: number; blocked: number; forwarded: number };
   /** When each 429 was sent and when the next request arrived after it. */
   limitedAt: number[];
   arrivals: number[];
@@ -42,7 +44,7 @@ const read = (req: IncomingMessage) =>
  * bearer key (401 as JSON), rate-limits (429 + Retry-After) and can strip scores to labels.
  */
 export async function startGate(upstream: string, o: GateOptions = {}): Promise<Gate> {
-  const counts = { requests: 0, unauthorized: 0, limited: 0, forwarded: 0 };
+  const counts = { requests: 0, unauthorized: 0, limited: 0, blocked: 0, forwarded: 0 };
   const limitedAt: number[] = [];
   const arrivals: number[] = [];
   const server: Server = createServer(async (req, res) => {
@@ -56,6 +58,10 @@ export async function startGate(upstream: string, o: GateOptions = {}): Promise<
     if (o.token !== undefined && req.headers.authorization !== `Bearer ${o.token}`) {
       counts.unauthorized++;
       return json(401, { error: "missing or unknown API key" });
+    }
+    if (o.blockAfter !== undefined && counts.forwarded >= o.blockAfter) {
+      counts.blocked++;
+      return json(403, { error: "this key is blocked" });
     }
     if (o.limitEvery !== undefined && counts.requests % o.limitEvery === 0) {
       counts.limited++;

@@ -1,4 +1,4 @@
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import { loadDataset } from "../../src/model/datasets/index.js";
 import { loadLayersModel } from "../../src/model/fs-io-handler.js";
 import { type ModelServer, startModelServer } from "../../src/serve/model-server.js";
 import { tempDir } from "../helpers/fixtures.js";
+import { writeToyIdx } from "../helpers/idx.js";
 import { startGate, trainVictim } from "./extract-helpers.js";
 
 // The thief's tool against a real MNIST victim behind `startModelServer` on 127.0.0.1.
@@ -67,7 +68,8 @@ describe("extractSurrogate through a real TF Serving API", () => {
     const surrogate = await loadLayersModel(tf, r.out);
     const victim = await loadLayersModel(tf, victimDir);
     try {
-      // An independent check on the mnist test split's digits, with the victim run locally.
+      // A check that trusts nothing in the result: the victim run locally on the mnist test split
+      // (1,996 digits, of which the thief queried 1,497 and held out 499).
       const data = await loadDataset("mnist");
       const n = data.test.count;
       const same = tf.tidy(() => {
@@ -102,8 +104,9 @@ describe("extractSurrogate through a real TF Serving API", () => {
     expect(r.agreement).toBeNull();
   });
 
-  it("probabilities train a surrogate too, and noise queries are accounted the same way", async () => {
-    const p = await extract({ queries: 1000, answers: "probabilities", agreementQueries: 300 });
+  it("probabilities train a surrogate too (over KServe v2), and noise queries are accounted the same way", async () => {
+    const p = await extract({ protocol: "kserve", queries: 1000, answers: "probabilities", agreementQueries: 300 });
+    expect(p.instances).toBe(1300);
     // Measured 0.903, 0.947, 0.930 for seeds 1-3.
     expect(p.r.agreement).toBeGreaterThanOrEqual(0.85);
     const n = await extract({ queries: 300, strategy: "noise", arch: "mlp-small", epochs: 2 });
@@ -153,6 +156,31 @@ describe("extractSurrogate through a real TF Serving API", () => {
     }
   });
 
+  it("a guard that blocks the thief mid-run (403) ends the querying; the surrogate is trained on what was answered", async () => {
+    const gate = await startGate(server.url, { blockAfter: 5 });
+    try {
+      const { tf } = await loadTf("wasm");
+      const tensors = tf.memory().numTensors;
+      const { r, instances } = await extract({
+        endpoint: gate.url,
+        queries: 640,
+        concurrency: 1,
+        agreementQueries: 100,
+      });
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(r.refused).toContain("HTTP 403");
+      // Five batches of 32 answered, the sixth refused (spent: the guard saw it), nothing after.
+      expect(r.queries).toMatchObject({ sent: 192, answered: 160, failed: 32, agreementSent: 0 });
+      expect(r.queries.failuresByKind).toEqual({ "http-4xx": 32 });
+      expect(gate.counts).toMatchObject({ forwarded: 5, blocked: 1 });
+      expect(instances).toBe(160);
+      expect(r.agreement).toBeNull();
+      expect((await stat(join(r.out, "model.json"))).isFile()).toBe(true);
+    } finally {
+      await gate.close();
+    }
+  });
+
   it("--answers probabilities against a labels-only API is a coded error; labels work", async () => {
     const gate = await startGate(server.url, { labelsOnly: true });
     try {
@@ -175,6 +203,14 @@ describe("extractSurrogate through a real TF Serving API", () => {
     }
   });
 
+  it("an API that answers nothing (wrong model name: 404) stops after one round with the reason", async () => {
+    const out = join(dir, "no-answers");
+    const e = await extractSurrogate(base({ modelName: "not-served", queries: 64, out })).catch((x: unknown) => x);
+    expect(isProvmarkError(e) && e.code).toBe("EXTRACT_NO_ANSWERS");
+    expect((e as Error).message).toContain("HTTP 404");
+    await expect(stat(out)).rejects.toThrow();
+  });
+
   it("bad options are USAGE errors before any query", async () => {
     const before = server.stats().requests;
     for (const over of [
@@ -187,6 +223,12 @@ describe("extractSurrogate through a real TF Serving API", () => {
       const e = await extractSurrogate(base(over)).catch((x: unknown) => x);
       expect(isProvmarkError(e) && e.code).toBe("USAGE");
     }
+    // An --eval dataset of other images is refused before the budget is spent, not after.
+    const toy = join(dir, "toy");
+    await mkdir(toy);
+    await writeToyIdx(toy);
+    const e = await extractSurrogate(base({ evalDataset: `idx:${toy}` })).catch((x: unknown) => x);
+    expect(isProvmarkError(e) && e.code).toBe("DATASET_MODEL_MISMATCH");
     expect(server.stats().requests).toBe(before);
   });
 });

@@ -83,6 +83,7 @@ export async function attackExtract(flags: AttackExtractFlags, globals: GlobalOp
         `extracted a ${o.arch} surrogate (${o.strategy}, ${o.answers}) in ${o.seconds.total.toFixed(1)} s`,
         `  queries:   ${o.queries.sent} sent, ${o.queries.answered} answered, ${o.queries.failed} failed (${o.queries.requests} requests, ${o.queries.rateLimited} rate-limited)`,
         ...(o.rounds.length > 1 ? [`  rounds:    ${o.rounds.join(", ")}`] : []),
+        ...(o.refused === null ? [] : [`  stopped:   ${o.refused}`]),
         ...(o.agreement === null
           ? []
           : [`  agreement: ${(o.agreement * 100).toFixed(2)}% with the API on ${o.agreementCount} held-out images`]),
