@@ -10,7 +10,7 @@
  * Options: --victims mlp,cnn  --strategies natural,jbda  --answers labels,probabilities
  *          --queries 5000,20000  --archs same,other  --rate 0.005  --innocents 10  --benign 20
  *          --benign-queries 400  --unguarded all|first|none  --budgets 1000,2000,3000 (smallest budget)
- *          --dir <dir>  --json
+ *          --pool all|test (mnist: the thief's digits)  --thief-data mnist|idx:/usr/share/datasets/fashion-mnist  --dir <dir>  --json
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -54,6 +54,10 @@ const BENIGN = Number(opt("benign", "20"));
 const BENIGN_QUERIES = Number(opt("benign-queries", "400"));
 const UNGUARDED = opt("unguarded", "all");
 const JSON_OUT = argv.includes("--json");
+/** The thief's own images for `natural` (and jbda's seed set): another split or another dataset. */
+const THIEF_DATA = opt("thief-data", "mnist");
+/** mnist: the thief's digits are the test split only, or all 10,000 (MNIST is public). */
+const POOL = opt("pool", "all") as "test" | "all";
 const ALPHA = 1e-6;
 const NULL_ALPHA = 1e-3;
 const dir = argv.includes("--dir") ? opt("dir", "") : mkdtempSync(join(tmpdir(), "provmark-bench-guard-"));
@@ -265,7 +269,8 @@ for (const victim of VICTIMS) {
         arch: job.surrogate,
         answers: job.answers,
         out: join(vdir, guarded ? "surrogates" : "unguarded", tag),
-        dataset: "mnist",
+        dataset: THIEF_DATA,
+        pool: POOL,
         evalDataset: "mnist",
         seed: 7,
         force: true,
@@ -310,7 +315,8 @@ for (const victim of VICTIMS) {
       arch: victim,
       answers: "labels",
       out: join(vdir, "budget", String(b.queries)),
-      dataset: "mnist",
+      dataset: THIEF_DATA,
+      pool: POOL,
       seed: 11,
       force: true,
     });
@@ -346,6 +352,8 @@ for (const victim of VICTIMS) {
 const f = (x: number | null, d = 1) => (x === null ? "—" : (x * 100).toFixed(d));
 const summary = {
   rate: RATE,
+  thiefData: THIEF_DATA,
+  pool: POOL,
   alpha: ALPHA,
   nullAlpha: NULL_ALPHA,
   pradaDelta: PRADA_DEFAULT_DELTA,

@@ -459,6 +459,11 @@ export function buildProgram(): Command {
     )
     .requiredOption("--out <dir>", "where to write the surrogate (LayersModel directory with extract.json)")
     .option("--dataset <spec>", "the thief's images: mnist (its test split), idx:<dir>, images:<dir>", "mnist")
+    .addOption(
+      new Option("--pool <which>", "mnist: the thief owns its test split, or all 10,000 digits (MNIST is public)")
+        .choices(["test", "all"])
+        .default("test"),
+    )
     .option("--eval <spec>", "also report test accuracy on this labelled dataset")
     .option(
       "--agreement <n>",

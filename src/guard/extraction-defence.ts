@@ -54,6 +54,19 @@ export interface ExtractionDefence extends GuardHooks {
 
 const MAX_ALERTS = 10_000;
 
+/**
+ * What DAWN's decision is keyed on: the input's robust hash and the model's own answer. A coarse hash
+ * has few buckets (≈ 12 bits on MNIST digits), and inputs sharing a bucket share a decision, so they
+ * count once in detection; the answer splits a bucket by class, which near-duplicates (one class)
+ * still share, and the count of independent decisions a thief collects grows accordingly.
+ */
+export function decisionHash(robust: Uint8Array, modelLabel: number): Uint8Array {
+  const out = new Uint8Array(robust.length + 4);
+  out.set(robust, 0);
+  new DataView(out.buffer).setUint32(robust.length, modelLabel, true);
+  return out;
+}
+
 export function createExtractionDefence(o: {
   io: ModelIO;
   monitor?: MonitorSettings;
@@ -147,7 +160,7 @@ export function createExtractionDefence(o: {
         }
       }
       if (o.dawn && dawnKey) {
-        const hash = robustInputHash(row, o.io.input);
+        const hash = decisionHash(robustInputHash(row, o.io.input), answer.label);
         const d = dawnDecision(dawnKey, x.client.id, hash, o.dawn.rate, classes, answer.label);
         if (d.altered) {
           const served = rewriteAnswer(answer.scores, answer.label, d.label);

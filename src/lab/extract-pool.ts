@@ -21,9 +21,9 @@ export const HELD_OUT_MAX = 500;
  * takes the TEST split only (2,000 digits; provmark's models train on the other 8,000, so the
  * thief's images are ones the victim never saw); for any other dataset, both of its splits.
  */
-export function thiefPool(data: ImageDataset, seed: number): ThiefPool {
+export function thiefPool(data: ImageDataset, seed: number, which: "test" | "all" = "test"): ThiefPool {
   const px = data.inputShape[0] * data.inputShape[1] * data.inputShape[2];
-  const parts = data.name === "mnist" ? [data.test] : [data.train, data.test];
+  const parts = data.name === "mnist" && which === "test" ? [data.test] : [data.train, data.test];
   const count = parts.reduce((a, p) => a + p.count, 0);
   const pixels = new Uint8Array(count * px);
   const labels = new Uint16Array(data.labelled ? count : 0);
@@ -52,7 +52,7 @@ export function thiefPool(data: ImageDataset, seed: number): ThiefPool {
     heldOut: take(count - held, held),
     heldOutCount: held,
     heldOutLabels,
-    note: `${data.name}${data.name === "mnist" ? " test split" : ""}: ${count - held} images to query, ${held} held out`,
+    note: `${data.name}${data.name === "mnist" && which === "test" ? " test split" : ""}: ${count - held} images to query, ${held} held out`,
   };
 }
 

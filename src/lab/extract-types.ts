@@ -48,6 +48,11 @@ export interface ExtractOptions {
   dataset?: string;
   /** Test accuracy on this dataset's labels: the held-out part when it is `dataset`, else its test split. */
   evalDataset?: string;
+  /**
+   * mnist: the thief's own digits are its test split (default: images the victim never saw), or
+   * "all" 10,000 (MNIST is public, so a thief may well have the victim's training images too).
+   */
+  pool?: "test" | "all";
   /** Also send this many held-out images (not from the budget) to measure agreement with the API. */
   agreementQueries?: number;
   /** Epochs of surrogate training (per round for jbda). */

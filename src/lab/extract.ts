@@ -79,7 +79,7 @@ export async function extractSurrogate(o: ExtractOptions): Promise<ExtractResult
       { subject: "--eval" },
     );
   }
-  const pool = thiefPool(data, seed);
+  const pool = thiefPool(data, seed, o.pool ?? "test");
   const shape = data.inputShape;
   const C = data.numClasses;
   const input = data.io.input;

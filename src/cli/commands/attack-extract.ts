@@ -14,6 +14,7 @@ export interface AttackExtractFlags {
   answers: "labels" | "probabilities";
   out: string;
   dataset: string;
+  pool?: "test" | "all";
   eval?: string;
   agreement: number;
   epochs?: number;
@@ -53,6 +54,7 @@ export async function attackExtract(flags: AttackExtractFlags, globals: GlobalOp
       answers: flags.answers,
       out: flags.out,
       dataset: flags.dataset,
+      ...(flags.pool === undefined ? {} : { pool: flags.pool }),
       ...(flags.eval === undefined ? {} : { evalDataset: flags.eval }),
       agreementQueries: flags.agreement,
       ...(flags.epochs === undefined ? {} : { epochs: flags.epochs }),
