@@ -9,6 +9,7 @@ export { type Certificate, certificateSchema } from "./core/watermark/certificat
 export { type DetectRequest, type DetectResult, detect } from "./detect/detect.js";
 export { verifyEvidence } from "./detect/evidence-verify.js";
 export { type ErrorCode, ErrorCodes, ExitCode, isProvmarkError, ProvmarkError } from "./errors.js";
+export { type ExtractOptions, type ExtractResult, extractSurrogate } from "./lab/extract.js";
 export { runNullBank } from "./lab/null-bank.js";
 export { type LabRequest, type LabResult, runLab } from "./lab/run-lab.js";
 export { type Ledger, type LedgerOptions, openLedger } from "./ledger/open-ledger.js";
