@@ -10,7 +10,7 @@
  * Options: --victims mlp,cnn  --strategies natural,jbda  --answers labels,probabilities
  *          --queries 5000,20000  --archs same,other  --rate 0.005  --innocents 10  --benign 20
  *          --benign-queries 400  --unguarded all|first|none  --budgets 1000,2000,3000 (smallest budget)
- *          --pool all|test (mnist: the thief's digits)  --thief-data mnist|idx:/usr/share/datasets/fashion-mnist  --dir <dir>  --json
+ *          --epochs N (the thief's)  --pool all|test (mnist: the thief's digits)  --thief-data mnist|idx:/usr/share/datasets/fashion-mnist  --dir <dir>  --json
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -56,6 +56,8 @@ const UNGUARDED = opt("unguarded", "all");
 const JSON_OUT = argv.includes("--json");
 /** The thief's own images for `natural` (and jbda's seed set): another split or another dataset. */
 const THIEF_DATA = opt("thief-data", "mnist");
+/** The thief's training epochs (per round for jbda); default extract's. */
+const EPOCHS = argv.includes("--epochs") ? Number(opt("epochs", "0")) : undefined;
 /** mnist: the thief's digits are the test split only, or all 10,000 (MNIST is public). */
 const POOL = opt("pool", "all") as "test" | "all";
 const ALPHA = 1e-6;
@@ -271,6 +273,7 @@ for (const victim of VICTIMS) {
         out: join(vdir, guarded ? "surrogates" : "unguarded", tag),
         dataset: THIEF_DATA,
         pool: POOL,
+        ...(EPOCHS === undefined ? {} : { epochs: EPOCHS }),
         evalDataset: "mnist",
         seed: 7,
         force: true,
