@@ -9,7 +9,7 @@
  *
  * Options: --victims mlp,cnn  --strategies natural,jbda  --answers labels,probabilities
  *          --queries 5000,20000  --archs same,other  --rate 0.005  --innocents 10  --benign 20
- *          --benign-queries 400  --unguarded all|first|none  --budgets 1000,2000,3000 (smallest budget)
+ *          --benign-queries 400  --unguarded all|smallest|first|none  --budgets 1000,2000,3000 (smallest budget)
  *          --epochs N (the thief's)  --pool all|test (mnist: the thief's digits)  --thief-data mnist|idx:/usr/share/datasets/fashion-mnist  --dir <dir>  --json
  */
 import { randomBytes } from "node:crypto";
@@ -279,7 +279,13 @@ for (const victim of VICTIMS) {
         force: true,
       });
     for (const guarded of [true, false]) {
-      if (!guarded && (UNGUARDED === "none" || (UNGUARDED === "first" && unguardedDone))) continue;
+      if (
+        !guarded &&
+        (UNGUARDED === "none" ||
+          (UNGUARDED === "first" && unguardedDone) ||
+          (UNGUARDED === "smallest" && job.queries !== Math.min(...QUERIES)))
+      )
+        continue;
       log(`[${since()}] extract ${tag} ${guarded ? "through the guard" : "unguarded"}`);
       const started = performance.now();
       const ex = await extract(guarded);

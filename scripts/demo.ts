@@ -4,12 +4,14 @@
  * watermarks → verify the marked model and the unmarked baseline → hash the release → register the
  * baseline and the marked release (with lineage) on the embedded chain and IPFS store → history →
  * check → a thief fine-tunes the release and serves it; someone else trains their own model and
- * serves it → detect both behind TF Serving REST → re-check the evidence without the key.
+ * serves it → detect both behind TF Serving REST → re-check the evidence without the key → serve the
+ * release behind the guard (API keys, audit log, PRADA monitor, DAWN answers) → a thief extracts a
+ * surrogate through it → the monitor's alert → detect the surrogate with the guard's DAWN log.
  * Writes only under the data dir ($PROVMARK_HOME or ~/.provmark)/demo; its ledger (chain journal,
  * IPFS blocks), runs and reports are started afresh in demo/ledger on every run.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { dataDir } from "../src/config.js";
@@ -20,11 +22,14 @@ const base = join(dir, "mnist-mlp-seed1");
 const key = join(dir, "demo.key");
 const marked = join(dir, "mnist-mlp-marked");
 // The demo's key is throwaway; real keys take the passphrase from a secret store or the prompt.
-const env = { ...process.env, PROVMARK_PASSPHRASE: process.env.PROVMARK_PASSPHRASE || "provmark-demo-passphrase" };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  PROVMARK_PASSPHRASE: process.env.PROVMARK_PASSPHRASE || "provmark-demo-passphrase",
+};
 const ledger = join(dir, "ledger");
 const stolen = join(dir, "stolen-finetuned");
 const independent = join(dir, "independent-seed2");
-const STEPS = 17;
+const STEPS = 22;
 
 function step(
   n: number,
@@ -133,8 +138,9 @@ step(13, "Someone else trains their own model, independently (seed 2)", [
 ]);
 
 /** Starts `provmark serve` in the background and returns its base URL once it listens. */
-async function serve(model: string, name: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [bin, "serve", "--model", model, "--port", "0", "--name", name, "--json"], {
+async function serve(model: string, name: string, extra: string[] = []): Promise<{ url: string; child: ChildProcess }> {
+  const args = ["serve", "--model", model, "--port", "0", "--name", name, "--json", ...extra];
+  const child = spawn(process.execPath, [bin, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
     env,
   });
@@ -211,13 +217,124 @@ step(17, "Anyone re-checks suspect A's evidence without the key", [
   join(ledger, "report-a"),
   "--chain",
 ]);
+
+// Act 2: the owner's own API. Extraction through it is the theft a trigger set cannot catch.
+const guardDir = join(dir, "guard");
+rmSync(guardDir, { recursive: true, force: true });
+type AddedKey = { id: string; key: string };
+const thiefKey = step(
+  18,
+  "Guard the release's API: an API key for a client (shown once, stored hashed)",
+  ["guard", "keys", "add", "--keys", join(guardDir, "keys.json"), "--name", "acme-app", "--role", "client"],
+  { json: true },
+) as AddedKey;
+const auditorKey = step(
+  0,
+  "",
+  ["guard", "keys", "add", "--keys", join(guardDir, "keys.json"), "--name", "ip-team", "--role", "auditor"],
+  { json: true, quiet: true },
+) as AddedKey;
+// Keys go in the environment, never on a command line (ps, shell history).
+env["DEMO_API_KEY"] = `Bearer ${thiefKey.key}`;
+// A demo rate: with the default 0.5% a thief collects enough altered answers only after ~5,000
+// natural queries (npm run bench:guard); 2% keeps this act short.
+const DAWN_RATE = 0.02;
+writeFileSync(
+  join(guardDir, "guard.json"),
+  JSON.stringify({
+    schema: "provmark/guard-config/v1",
+    keysFile: "keys.json",
+    auditLog: "audit.jsonl",
+    monitor: { action: "log" },
+    dawn: { rate: DAWN_RATE, log: "dawn.log" },
+  }),
+);
+process.stdout.write(
+  `\n[19/${STEPS}] provmark serve --guard: API keys, hash-chained audit log, PRADA monitor, DAWN answers (${DAWN_RATE * 100}%)\n`,
+);
+const guarded = await serve(marked, "mnist-mlp", ["--guard", join(guardDir, "guard.json"), "--key", key]);
+process.stdout.write(`guarded API: ${guarded.url} (client key ${thiefKey.id})\n`);
+const surrogate = join(dir, "surrogate-jbda");
+const ex = step(
+  20,
+  "The client turns thief: Jacobian-based augmentation (Papernot et al.) through the API, 3,000 queries",
+  [
+    "attack",
+    "extract",
+    "--endpoint",
+    guarded.url,
+    "--protocol",
+    "tfserving",
+    "--model-name",
+    "mnist-mlp",
+    "--header",
+    "authorization: env:DEMO_API_KEY",
+    "--queries",
+    "3000",
+    "--strategy",
+    "jbda",
+    "--arch",
+    "mlp",
+    "--answers",
+    "labels",
+    "--epochs",
+    "15",
+    "--eval",
+    "mnist",
+    "--out",
+    surrogate,
+    "--force",
+  ],
+  { json: true },
+) as { testAccuracy: number | null; queries: { answered: number } };
+process.stdout.write(
+  `\n[21/${STEPS}] The IP team (auditor key) reads the guard's alerts\n$ curl -H "authorization: Bearer …" ${guarded.url}/provmark/alerts\n`,
+);
+const alertsRes = await fetch(`${guarded.url}/provmark/alerts`, {
+  headers: { authorization: `Bearer ${auditorKey.key}` },
+});
+const alertsBody = (await alertsRes.json()) as {
+  alerts?: { client: string; queries: number; w: number; delta: number }[];
+};
+const alert = alertsBody.alerts?.find((a) => a.client === thiefKey.id);
+process.stdout.write(`${JSON.stringify(alertsBody)}\n`);
+if (!alert) {
+  process.stderr.write("demo: the monitor raised no alert for the thief\n");
+  process.exit(1);
+}
+guarded.child.kill("SIGTERM");
+await new Promise((r) => guarded.child.once("exit", r));
+const dawn = step(
+  22,
+  "Detect the surrogate with the guard's DAWN log (the altered answers it was trained on)",
+  [
+    "detect",
+    "--dawn-log",
+    join(guardDir, "dawn.log"),
+    "--key",
+    key,
+    "--client",
+    thiefKey.id,
+    "--protocol",
+    "local",
+    "--endpoint",
+    surrogate,
+    "--report",
+    join(guardDir, "report-dawn"),
+  ],
+  { json: true },
+) as Detected & { planned: number };
 const p = (d: Detected) => (d.pValue === 0 ? `1e${d.log10PValue.toFixed(1)}` : d.pValue.toExponential(2));
 process.stdout.write(
   `\nverdicts:\n` +
     `  suspect A (fine-tuned copy of the release): ${a.verdict.toUpperCase()} — ${a.matches}/${a.n} triggers, p = ${p(a)}\n` +
     `      ${a.htmlPath}\n` +
     `  suspect B (independently trained):          ${b.verdict.toUpperCase()} — ${b.matches}/${b.n} triggers, p = ${p(b)}\n` +
-    `      ${b.htmlPath}\n`,
+    `      ${b.htmlPath}\n` +
+    `  surrogate extracted through the guarded API (test accuracy ${((ex.testAccuracy ?? 0) * 100).toFixed(1)}%, ${ex.queries.answered} answers):\n` +
+    `      PRADA alert after ${alert.queries} queries (W ${alert.w.toFixed(3)} < δ ${alert.delta})\n` +
+    `      DAWN: ${dawn.verdict.toUpperCase()} — ${dawn.matches}/${dawn.planned} altered labels reproduced, p = ${p(dawn)}\n` +
+    `      ${dawn.htmlPath}\n`,
 );
 process.stdout.write(
   `\ndemo finished in ${((performance.now() - started) / 1000).toFixed(1)} s; files in ${dir}\n` +
