@@ -20,6 +20,7 @@ import { toHex } from "../src/core/digest/bytes.js";
 import { PRADA_DEFAULT_DELTA } from "../src/core/guard/prada.js";
 import { legacyModelIO } from "../src/core/input/model-io.js";
 import { keyCommitment } from "../src/core/keys/derive.js";
+import { createRng, permutation } from "../src/core/rng.js";
 import { dawnDetect } from "../src/detect/dawn-detect.js";
 import { openDawnLogWriter, readDawnLog } from "../src/guard/dawn-log.js";
 import { createExtractionDefence, type ExtractionAlert } from "../src/guard/extraction-defence.js";
@@ -216,11 +217,13 @@ for (const victim of VICTIMS) {
   let okGuarded = 0;
   let benignN = 0;
   const all = mnist.train.count;
+  // The split is stored class by class: users send a shuffled mix, each a disjoint slice of it.
+  const users = permutation(all, createRng(3, "bench-guard/benign"));
   for (let c = 0; c < BENIGN; c++) {
     for (let s = 0; s < BENIGN_QUERIES; s += 50) {
       const idx = Array.from(
         { length: Math.min(50, BENIGN_QUERIES - s) },
-        (_, j) => (c * BENIGN_QUERIES + s + j) % all,
+        (_, j) => users[(c * BENIGN_QUERIES + s + j) % all] as number,
       );
       const instances = idx.map((i) =>
         Array.from({ length: 28 }, (_, y) =>
