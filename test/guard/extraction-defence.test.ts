@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toHex } from "../../src/core/digest/bytes.js";
 import { legacyModelIO } from "../../src/core/input/model-io.js";
 import { keyCommitment } from "../../src/core/keys/derive.js";
-import { createRng } from "../../src/core/rng.js";
+import { createRng, permutation } from "../../src/core/rng.js";
 import { readDawnLog } from "../../src/guard/dawn-log.js";
 import { openDefence } from "../../src/guard/defence-config.js";
 import { parseGuardConfig } from "../../src/guard/guard-config.js";
@@ -34,6 +34,7 @@ let victimDir: string;
 beforeAll(async () => {
   tf = (await loadTf("wasm")).tf;
   mnist = await loadDataset("mnist");
+  order = Array.from(permutation(mnist.test.count, createRng(9, "defence-test/order")));
   const dir = await tempDir("provmark-defence-");
   victimDir = await trainSaved(tf, mnist, slice(mnist.train, 0, 3000), {
     seed: 1,
@@ -102,7 +103,12 @@ async function predict(url: string, key: string, rows: ArrayLike<number>[]) {
   return { status: res.status, body: JSON.parse(text) as { predictions?: number[][]; error?: string } };
 }
 
-const digit = (i: number) => mnist.test.x.subarray(i * PX, (i + 1) * PX);
+// The split is stored class by class; users send a shuffled mix.
+let order: number[] = [];
+const digit = (i: number) => {
+  const j = order[i] as number;
+  return mnist.test.x.subarray(j * PX, (j + 1) * PX);
+};
 const top = (p: number[]) => p.indexOf(Math.max(...p));
 
 describe("DAWN answers through the guard", () => {
