@@ -236,9 +236,9 @@ const auditorKey = step(
 ) as AddedKey;
 // Keys go in the environment, never on a command line (ps, shell history).
 env["DEMO_API_KEY"] = `Bearer ${thiefKey.key}`;
-// A demo rate: with the default 0.5% a thief collects enough altered answers only after ~5,000
-// natural queries (npm run bench:guard); 2% keeps this act short.
-const DAWN_RATE = 0.02;
+// A demo rate, well above the default 0.5%: each run draws a fresh key, and at 2% a short JBDA
+// thief's test sat near α in some runs (npm run bench:guard and docs/guard.md have the figures).
+const DAWN_RATE = 0.05;
 writeFileSync(
   join(guardDir, "guard.json"),
   JSON.stringify({
