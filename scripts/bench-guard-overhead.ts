@@ -4,7 +4,8 @@
  * MNIST-shaped TF Serving bodies at concurrency 16 for --seconds (default 10). Prints p50 and p99
  * latency, requests/s and the ratios (goal: p50 ≤ 1.15×, throughput ≥ 0.85×); then the guard with its
  * extraction defence on as well (PRADA monitor and DAWN at 0.5%, `--key`). --wait: the audit log's
- * `auditWaitForDisk: true` (each answer waits for its entry's fsync).
+ * `auditWaitForDisk: true` (each answer waits for its entry's fsync). --arch cnn: the CNN instead of
+ * the MLP (more inference per request).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -14,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { imageParams } from "../src/core/watermark/params.js";
 import { emptyKeysFile, newApiKey, newKeyId, writeKeysFile } from "../src/guard/keys-file.js";
-import { buildModel } from "../src/model/archs.js";
+import { type Arch, buildModel } from "../src/model/archs.js";
 import { loadTf } from "../src/model/backend.js";
 import { fileSaveHandler } from "../src/model/fs-io-handler.js";
 import { writeKeyFile } from "../src/watermark/key-file.js";
@@ -32,7 +33,9 @@ const log = (m: string) => process.stderr.write(`${m}\n`);
 
 // An MNIST-shaped MLP (untrained: this measures the guard's transport cost, not accuracy).
 const { tf } = await loadTf("wasm");
-const model = buildModel(tf, "mlp", [28, 28, 1], 10, 1);
+// --arch cnn: a model whose inference costs more per request, so the guard's fixed cost weighs less.
+const ARCH = (process.argv.includes("--arch") ? process.argv[process.argv.indexOf("--arch") + 1] : "mlp") as Arch;
+const model = buildModel(tf, ARCH, [28, 28, 1], 10, 1);
 await model.save(fileSaveHandler(tf, join(dir, "model")));
 model.dispose();
 
@@ -176,6 +179,7 @@ process.stdout.write(
       rpsRatio,
       defenceP50Ratio: dP50Ratio,
       defenceRpsRatio: dRpsRatio,
+      arch: ARCH,
       seconds: SECONDS,
       concurrency: CONCURRENCY,
       auditWaitForDisk: WAIT,
