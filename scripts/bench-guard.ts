@@ -23,7 +23,7 @@ import { keyCommitment } from "../src/core/keys/derive.js";
 import { createRng, permutation } from "../src/core/rng.js";
 import { dawnDetect } from "../src/detect/dawn-detect.js";
 import { openDawnLogWriter, readDawnLog } from "../src/guard/dawn-log.js";
-import { createExtractionDefence, type ExtractionAlert } from "../src/guard/extraction-defence.js";
+import { createExtractionDefence } from "../src/guard/extraction-defence.js";
 import { parseGuardConfig } from "../src/guard/guard-config.js";
 import { startGuard } from "../src/guard/guard-server.js";
 import { newApiKey, newKeyId, writeKeysFile } from "../src/guard/keys-file.js";
@@ -86,6 +86,7 @@ interface Client {
   id: string;
   key: string;
   name: string;
+  sha256: string;
 }
 const clientKeys: Client[] = [];
 const newClient = (name: string): Client => {
@@ -193,7 +194,7 @@ for (const victim of VICTIMS) {
       id: c.id,
       name: c.name,
       role: "client" as const,
-      sha256: (c as Client & { sha256: string }).sha256,
+      sha256: c.sha256,
       createdAt: new Date().toISOString(),
     })),
   });
@@ -258,8 +259,7 @@ for (const victim of VICTIMS) {
   });
   log(`  ${JSON.stringify(benignRows.at(-1))}`);
 
-  const alertAt = (client: string) =>
-    (defence.alerts() as ExtractionAlert[]).find((a) => a.client === client)?.queries ?? null;
+  const alertAt = (client: string) => defence.alerts().find((a) => a.client === client)?.queries ?? null;
   let unguardedDone = false;
   for (const job of jobs) {
     const tag = `${victim}-${job.strategy}-${job.answers}-${job.surrogate}-${job.queries}`;

@@ -24,7 +24,7 @@ import type { QueryInput, SuspectProtocol, WireEncoding } from "./adapters/types
 import { renderDawnEvidenceHtml } from "./report/dawn-html.js";
 import { clearRunDir } from "./run-dir.js";
 import { BodyLog } from "./runner/body-log.js";
-import { runQueries } from "./runner/run-queries.js";
+import { runQueries, runTuning } from "./runner/run-queries.js";
 
 export interface DawnDetectRequest {
   /** The owner's watermark key seed: it draws the decoys and the query order (unpredictable to the suspect). */
@@ -164,13 +164,7 @@ export async function dawnDetect(r: DawnDetectRequest): Promise<DawnDetectResult
       adapter,
       queries,
       runDir: r.runDir,
-      ...(r.concurrency ? { concurrency: r.concurrency } : {}),
-      ...(r.batchSize ? { batchSize: r.batchSize } : {}),
-      rps: r.rps ?? null,
-      ...(r.timeoutMs ? { timeoutMs: r.timeoutMs } : {}),
-      ...(r.retries !== undefined ? { retries: r.retries } : {}),
-      ...(r.signal ? { signal: r.signal } : {}),
-      ...(r.onProgress ? { onProgress: r.onProgress } : {}),
+      ...runTuning(r),
     });
   } finally {
     await adapter.close();

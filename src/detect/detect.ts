@@ -35,7 +35,7 @@ import { renderEvidenceHtml } from "./report/html.js";
 import { clearRunDir, SUSPECT_MODEL_DIR } from "./run-dir.js";
 import { loadOrCreatePlan, type RunPlan, recordPlanAnchor } from "./run-plan.js";
 import { BodyLog } from "./runner/body-log.js";
-import { runQueries } from "./runner/run-queries.js";
+import { runQueries, runTuning } from "./runner/run-queries.js";
 import { copySuspectModel, type FetchedSuspect, fetchSuspect } from "./url/fetch-suspect.js";
 import { urlTarget } from "./url/url-suspect.js";
 
@@ -212,13 +212,7 @@ export async function detect(r: DetectRequest): Promise<DetectResult> {
       adapter: suspect,
       queries,
       runDir: r.runDir,
-      ...(r.concurrency ? { concurrency: r.concurrency } : {}),
-      ...(r.batchSize ? { batchSize: r.batchSize } : {}),
-      rps: r.rps ?? null,
-      ...(r.timeoutMs ? { timeoutMs: r.timeoutMs } : {}),
-      ...(r.retries !== undefined ? { retries: r.retries } : {}),
-      ...(r.signal ? { signal: r.signal } : {}),
-      ...(r.onProgress ? { onProgress: r.onProgress } : {}),
+      ...runTuning(r),
     });
   } finally {
     await suspect.close();

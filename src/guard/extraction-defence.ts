@@ -123,6 +123,18 @@ export function createExtractionDefence(o: {
     pending.add(p);
   };
 
+  // Rows or answers the input description does not fit (another model's key) are not monitored
+  // nor altered; said once, not on every request.
+  let mismatchWarned = false;
+  const mismatch = (values: number, label: number) => {
+    if (mismatchWarned) return;
+    mismatchWarned = true;
+    warn(
+      `extraction defence: a request of ${values} values per instance (answer class ${label}) does not fit the key's ` +
+        `input description (${size} values, ${classes} classes); such requests are neither monitored nor altered`,
+    );
+  };
+
   const before = (c: GuardClient): HookDecision => {
     const s = clients.get(c.id);
     if (!s?.alerted || !o.monitor) return {};
@@ -140,7 +152,10 @@ export function createExtractionDefence(o: {
     for (let i = 0; i < x.inputs.length && i < answers.length; i++) {
       const row = x.inputs[i] as Float32Array;
       const answer = answers[i] as AnswerRow;
-      if (row.length !== size) continue;
+      if (row.length !== size || !(answer.label >= 0 && answer.label < classes)) {
+        mismatch(row.length, answer.label);
+        continue;
+      }
       s.queries++;
       if (s.monitor) {
         const obs = s.monitor.observe(row, answer.label);

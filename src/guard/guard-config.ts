@@ -1,10 +1,10 @@
 /** The guard's config file (guard.json): where keys and the audit log live, limits, defaults. */
-import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { parsePerPeriod } from "../core/guard/token-bucket.js";
 import { jsonApiConfigSchema } from "../detect/adapters/json-config.js";
-import { fromFsError, ProvmarkError } from "../errors.js";
+import { ProvmarkError } from "../errors.js";
+import { readJsonValue } from "../watermark/read-json.js";
 import { dawnSchema, monitorSchema } from "./defence-schema.js";
 import { zodProblems } from "./keys-file.js";
 
@@ -111,17 +111,6 @@ export function parseGuardConfig(raw: unknown, base: string, subject: string): G
 }
 
 export async function loadGuardConfig(path: string): Promise<GuardConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw fromFsError(e, path);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ProvmarkError("GUARD_CONFIG_INVALID", `${path} is not JSON: ${(e as Error).message}`, { subject: path });
-  }
+  const raw = await readJsonValue(path, "GUARD_CONFIG_INVALID");
   return parseGuardConfig(raw, dirname(resolve(path)), path);
 }

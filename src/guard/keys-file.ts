@@ -3,11 +3,11 @@
  * itself is shown once, at creation). Written atomically with mode 0600.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { parsePerPeriod } from "../core/guard/token-bucket.js";
-import { fromFsError, ProvmarkError } from "../errors.js";
+import { ProvmarkError } from "../errors.js";
 import { writeFileAtomic } from "../model/atomic-write.js";
+import { readJsonValue } from "../watermark/read-json.js";
 
 export const ROLES = ["client", "auditor", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -44,18 +44,7 @@ export const emptyKeysFile = (): KeysFile => ({ schema: "provmark/guard-keys/v1"
 
 /** Reads and validates a keys file; every problem is listed in one KEYS_FILE_INVALID error. */
 export async function readKeysFile(path: string): Promise<KeysFile> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw fromFsError(e, path);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ProvmarkError("GUARD_KEYS_INVALID", `${path} is not JSON: ${(e as Error).message}`, { subject: path });
-  }
+  const raw = await readJsonValue(path, "GUARD_KEYS_INVALID");
   const parsed = keysFileSchema.safeParse(raw);
   const problems = parsed.success ? [] : zodProblems(parsed.error);
   if (parsed.success) {

@@ -5,6 +5,18 @@ import { type Certificate, certificateSchema } from "../core/watermark/certifica
 import { type ErrorCode, fromFsError, ProvmarkError } from "../errors.js";
 import { CERTIFICATE_FILE } from "./embed-defaults.js";
 
+/** A file's JSON value, or a coded error naming the file when it is unreadable or not JSON. */
+export async function readJsonValue(path: string, code: ErrorCode = "USAGE"): Promise<unknown> {
+  const text = await readFile(path, "utf8").catch((e: unknown) => {
+    throw fromFsError(e, path);
+  });
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ProvmarkError(code, `${path} is not valid JSON: ${(e as Error).message}`, { subject: path, cause: e });
+  }
+}
+
 /**
  * A JSON file validated by a zod schema; a coded error naming the file (and the first schema
  * problems as hints) when it is unreadable, not JSON, or not what `what` says.
@@ -15,16 +27,7 @@ export async function readJsonFile<S extends z.ZodType>(
   what: string,
   code: ErrorCode = "USAGE",
 ): Promise<z.infer<S>> {
-  const text = await readFile(path, "utf8").catch((e: unknown) => {
-    throw fromFsError(e, path);
-  });
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new ProvmarkError(code, `${path} is not valid JSON: ${(e as Error).message}`, { subject: path, cause: e });
-  }
-  const r = schema.safeParse(value);
+  const r = schema.safeParse(await readJsonValue(path, code));
   if (!r.success) {
     throw new ProvmarkError(code, `${path} is not a ${what}`, {
       subject: path,

@@ -6,8 +6,9 @@ import { toHex } from "../../src/core/digest/bytes.js";
 import { legacyModelIO } from "../../src/core/input/model-io.js";
 import { keyCommitment } from "../../src/core/keys/derive.js";
 import { createRng, permutation } from "../../src/core/rng.js";
-import { readDawnLog } from "../../src/guard/dawn-log.js";
+import { openDawnLogWriter, readDawnLog } from "../../src/guard/dawn-log.js";
 import { openDefence } from "../../src/guard/defence-config.js";
+import { createExtractionDefence } from "../../src/guard/extraction-defence.js";
 import { parseGuardConfig } from "../../src/guard/guard-config.js";
 import { type GuardServer, startGuard } from "../../src/guard/guard-server.js";
 import { emptyKeysFile, writeKeysFile } from "../../src/guard/keys-file.js";
@@ -287,6 +288,38 @@ describe("PRADA monitoring through the guard", () => {
       await r.close();
     }
   }, 60_000);
+});
+
+describe("a key that does not fit the requests", () => {
+  it("neither monitors nor alters them, and says so once instead of failing every request", async () => {
+    const dir = await tempDir("provmark-defence-misfit-");
+    const log = await openDawnLogWriter(join(dir, "dawn.log"), seed, {
+      modelIO: io,
+      rate: 1,
+      keyCommitment: toHex(keyCommitment(seed)),
+    });
+    const warnings: string[] = [];
+    const d = createExtractionDefence({
+      io,
+      monitor: { delta: 0.93, action: "block", throttleMs: 0 },
+      dawn: { rate: 1, seed, log },
+      warn: (w) => warnings.push(w),
+    });
+    const client = { id: "k_misfit", name: "misfit", role: "client" as const };
+    const small = { client, protocol: "tfserving" as const, inputs: [new Float32Array(4)], answers: [{ label: 1 }] };
+    const badLabel = { ...small, inputs: [new Float32Array(PX)], answers: [{ label: 12 }] };
+    for (let i = 0; i < 3; i++) {
+      expect(await d.after?.(small)).toEqual({});
+      expect(await d.after?.(badLabel)).toEqual({});
+    }
+    // a fitting row is altered at rate 1
+    const fits = await d.after?.({ ...small, inputs: [new Float32Array(PX)], answers: [{ label: 1 }] });
+    expect(fits?.answers?.[0]?.label).not.toBe(1);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/4 values per instance.*784 values, 10 classes/);
+    expect(d.stats()[client.id]).toMatchObject({ queries: 1, altered: 1 });
+    await log.close();
+  });
 });
 
 describe("defence config", () => {

@@ -3,7 +3,10 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { imageParams } from "../../src/core/watermark/params.js";
 import { loadTf } from "../../src/model/backend.js";
+import { writeKeyFile } from "../../src/watermark/key-file.js";
+import { generateKey } from "../../src/watermark/keygen.js";
 import { provmark } from "../helpers/cli.js";
 import { tempDir } from "../helpers/fixtures.js";
 import { call, instances, nest, saveTinyModel } from "../serve/helpers.js";
@@ -150,4 +153,46 @@ describe("provmark guard refuses a bad start", () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("needs --upstream");
   });
+
+  it("serve --guard refuses a key made for another model (the defence would skip every request)", async () => {
+    const d = await tempDir("provmark-guard-key-");
+    const { tf } = await loadTf("wasm");
+    const saved = await saveTinyModel(tf);
+    saved.model.dispose();
+    const key = await generateKey(
+      imageParams({
+        classes: 10,
+        inputShape: [28, 28, 1],
+        layer: "dense1",
+        bits: 16,
+        triggers: 100,
+        family: "noise",
+        stampStrength: 0.3,
+      }),
+    );
+    await writeKeyFile(join(d, "mnist.key"), key, "guard-cli-pass");
+    await writeFile(
+      join(d, "guard.json"),
+      JSON.stringify({ schema: "provmark/guard-config/v1", auth: false, dawn: { log: "dawn.log" } }),
+    );
+    const r = await provmark(
+      [
+        "--data-dir",
+        home,
+        "serve",
+        "--model",
+        saved.dir,
+        "--guard",
+        join(d, "guard.json"),
+        "--key",
+        join(d, "mnist.key"),
+        "--port",
+        "0",
+      ],
+      { env: { ...env, PROVMARK_PASSPHRASE: "guard-cli-pass" } },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("KEY_MODEL_MISMATCH");
+    await expect(stat(join(d, "dawn.log"))).rejects.toMatchObject({ code: "ENOENT" });
+  }, 60_000);
 });

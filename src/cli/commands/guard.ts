@@ -1,3 +1,4 @@
+import type { ModelIO } from "../../core/input/model-io.js";
 import { backendChoice } from "../../model/backend.js";
 import type { GlobalOptions } from "../program.js";
 import { type ModelIOFlags, modelIOOverrides } from "./model-io-flags.js";
@@ -30,7 +31,15 @@ export function untilSignal(): Promise<void> {
   });
 }
 
-const stderrLine = (line: string) => process.stderr.write(`${line}\n`);
+export const stderrLine = (line: string) => process.stderr.write(`${line}\n`);
+
+/** The owner's key file (passphrase from $PROVMARK_PASSPHRASE or the prompt): its input description and seed. */
+export async function readOwnerKey(path: string): Promise<{ io: ModelIO; seed: Uint8Array }> {
+  const { readKeyFile } = await import("../../watermark/key-file.js");
+  const { getPassphrase } = await import("../../watermark/passphrase.js");
+  const key = await readKeyFile(path, await getPassphrase());
+  return { io: key.params.io, seed: key.seed };
+}
 
 function predictUrl(base: string, protocol: GuardFlags["protocol"], name: string): string {
   const n = encodeURIComponent(name);
@@ -44,14 +53,10 @@ export async function guard(flags: GuardFlags, globals: GlobalOptions): Promise<
   const { loadGuardConfig } = await import("../../guard/guard-config.js");
   const { startGuard } = await import("../../guard/guard-server.js");
   const config = await loadGuardConfig(flags.config);
-  let io: import("../../core/input/model-io.js").ModelIO | undefined;
+  let io: ModelIO | undefined;
   let seed: Uint8Array | undefined;
   if (flags.key !== undefined) {
-    const { readKeyFile } = await import("../../watermark/key-file.js");
-    const { getPassphrase } = await import("../../watermark/passphrase.js");
-    const key = await readKeyFile(flags.key, await getPassphrase());
-    io = key.params.io;
-    seed = key.seed;
+    ({ io, seed } = await readOwnerKey(flags.key));
   } else if (flags.model !== undefined) {
     const { inferModelIO } = await import("../../model/infer-io.js");
     io = (await inferModelIO(flags.model, modelIOOverrides(flags), { backend: backendChoice(globals.backend) })).io;

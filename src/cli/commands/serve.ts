@@ -1,6 +1,8 @@
+import { inputSize, type ModelIO } from "../../core/input/model-io.js";
+import { ProvmarkError } from "../../errors.js";
 import { backendChoice } from "../../model/backend.js";
 import type { GlobalOptions } from "../program.js";
-import { defenceLines } from "./guard.js";
+import { defenceLines, readOwnerKey, stderrLine, untilSignal } from "./guard.js";
 import { type ModelIOFlags, modelIOOverrides } from "./model-io-flags.js";
 
 export interface ServeFlags extends ModelIOFlags {
@@ -45,18 +47,13 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
     const { inProcessUpstream } = await import("../../guard/upstream.js");
     const { openDefence } = await import("../../guard/defence-config.js");
     try {
-      let io: import("../../core/input/model-io.js").ModelIO | undefined = server.imageIO.ok
-        ? server.imageIO.io
-        : undefined;
+      let io: ModelIO | undefined = server.imageIO.ok ? server.imageIO.io : undefined;
       let seed: Uint8Array | undefined;
       if (flags.key !== undefined) {
-        const { readKeyFile } = await import("../../watermark/key-file.js");
-        const { getPassphrase } = await import("../../watermark/passphrase.js");
-        const key = await readKeyFile(flags.key, await getPassphrase());
-        io = key.params.io;
-        seed = key.seed;
+        ({ io, seed } = await readOwnerKey(flags.key));
+        assertKeyFitsModel(io, server.signature, flags.key);
       }
-      defence = await openDefence(guardConfig, { io, seed, warn: (line) => process.stderr.write(`${line}\n`) });
+      defence = await openDefence(guardConfig, { io, seed, warn: stderrLine });
       guard = await startGuard({
         upstream: inProcessUpstream(server, guardConfig.limits.upstreamTimeoutMs),
         protocol: "provmark-serve",
@@ -126,16 +123,21 @@ export async function serve(flags: ServeFlags, globals: GlobalOptions): Promise<
       ].join("\n"),
     );
   }
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await untilSignal();
   await guard?.close();
   await defence?.close();
   await server.close();
+}
+
+/**
+ * The key's input description must be the served model's: the monitor and DAWN read the requests
+ * through it, and with another model's they would skip every row.
+ */
+function assertKeyFitsModel(io: ModelIO, sig: { inputSize: number; classes: number }, keyPath: string): void {
+  if (inputSize(io.input) === sig.inputSize && io.classes.count === sig.classes) return;
+  throw new ProvmarkError(
+    "KEY_MODEL_MISMATCH",
+    `${keyPath} was made for inputs of ${inputSize(io.input)} values and ${io.classes.count} classes; the served model takes ${sig.inputSize} values and has ${sig.classes} classes`,
+    { subject: "--key", hints: ["Pass the key the served model was watermarked with."] },
+  );
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { modelIOSchema } from "../input/model-io.js";
 import { type DetectDecision, decideDetection, type TriggerOutcome } from "./detect-verdict.js";
+import { responseMetaSchema } from "./evidence.js";
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -47,17 +48,7 @@ const dawnQuerySchema = z.object({
   startedAt: z.string().nullable(),
   batchPosition: z.number().int().nullable(),
   batchSize: z.number().int().nullable(),
-  response: z
-    .object({
-      encoding: z.string().nullable(),
-      headers: z.object({
-        date: z.string().nullable(),
-        server: z.string().nullable(),
-        contentType: z.string().nullable(),
-      }),
-      withheld: z.string().optional(),
-    })
-    .nullable(),
+  response: responseMetaSchema.nullable(),
 });
 export type DawnEvidenceQuery = z.infer<typeof dawnQuerySchema>;
 

@@ -28,6 +28,17 @@ export const runPlanSchema = z.object({
 });
 export type RunPlanDoc = z.infer<typeof runPlanSchema>;
 
+/** How a stored response body came (`ResponseMeta` of the adapters), so a verifier reads it as the adapter did. */
+export const responseMetaSchema = z.object({
+  encoding: z.string().nullable(),
+  headers: z.object({
+    date: z.string().nullable(),
+    server: z.string().nullable(),
+    contentType: z.string().nullable(),
+  }),
+  withheld: z.string().optional(),
+});
+
 const querySchema = z.object({
   id: z.string(),
   kind: z.enum(["trigger", "decoy"]),
@@ -48,18 +59,7 @@ const querySchema = z.object({
    * undone before it is parsed; Date, Server and Content-Type as the suspect sent them; why the body
    * was withheld (it echoed a credential). Absent in reports of earlier versions (bodies stored decoded).
    */
-  response: z
-    .object({
-      encoding: z.string().nullable(),
-      headers: z.object({
-        date: z.string().nullable(),
-        server: z.string().nullable(),
-        contentType: z.string().nullable(),
-      }),
-      withheld: z.string().optional(),
-    })
-    .nullable()
-    .optional(),
+  response: responseMetaSchema.nullable().optional(),
 });
 export type EvidenceQuery = z.infer<typeof querySchema>;
 

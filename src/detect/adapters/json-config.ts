@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import { fromFsError, ProvmarkError } from "../../errors.js";
+import { ProvmarkError } from "../../errors.js";
+import { readJsonValue } from "../../watermark/read-json.js";
 import { type PathSegment, parsePath } from "./json-path.js";
 
 /**
@@ -100,18 +100,7 @@ export function placeholders(
 
 /** Reads and validates a config file; every problem is reported at once (USAGE naming the file). */
 export async function loadJsonApiConfig(path: string): Promise<JsonApiConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw fromFsError(e, path);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ProvmarkError("USAGE", `${path} is not valid JSON: ${(e as Error).message}`, { subject: path });
-  }
+  const raw = await readJsonValue(path, "USAGE");
   const parsed = jsonApiConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.length > 0 ? `${i.path.join(".")}: ` : ""}${i.message}`);

@@ -49,6 +49,25 @@ export interface RunOptions {
   random?: () => number;
 }
 
+/** The tuning options of a run, as a detection request carries them. */
+export type RunTuning = Pick<
+  RunOptions,
+  "concurrency" | "batchSize" | "rps" | "timeoutMs" | "retries" | "signal" | "onProgress"
+>;
+
+/** A request's tuning as runQueries takes it: absent (or 0 for the counts) means the runner's default. */
+export function runTuning(r: { [K in keyof RunTuning]?: RunTuning[K] | undefined }): RunTuning {
+  return {
+    ...(r.concurrency ? { concurrency: r.concurrency } : {}),
+    ...(r.batchSize ? { batchSize: r.batchSize } : {}),
+    rps: r.rps ?? null,
+    ...(r.timeoutMs ? { timeoutMs: r.timeoutMs } : {}),
+    ...(r.retries !== undefined ? { retries: r.retries } : {}),
+    ...(r.signal ? { signal: r.signal } : {}),
+    ...(r.onProgress ? { onProgress: r.onProgress } : {}),
+  };
+}
+
 export interface RunResult {
   /** Ok answers of earlier runs, and every query this run finished (ok or failed). */
   /** Each query's final result, its exchange and its position in that exchange's batch. */
